@@ -1,0 +1,47 @@
+# Tessera: `make run` serves the demo, `make test` runs the suite. Both install first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export PORT
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test bench lint format migrate stop clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+migrate: install
+	$(PY) manage.py migrate_schemas --executor=standard -v 0
+	$(PY) manage.py ensure_spare_schemas
+
+run: migrate
+	$(PY) manage.py seed_demo
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile.dev
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m tests.benchmarks $(BENCH_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+stop:
+	$(PY) -c "from pathlib import Path; from config import embedded; embedded.stop(Path('.local'))"
+
+clean: stop
+	rm -rf .local

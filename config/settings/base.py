@@ -1,0 +1,263 @@
+"""Settings shared by every environment. Environment files override only what differs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+LOCAL_DIR = BASE_DIR / ".local"
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+SECRET_KEY = env("SECRET_KEY", default="dev-insecure-secret-key-change-me-" + "x" * 20)
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+# Tenancy ------------------------------------------------------------------------------
+ROOT_DOMAIN = env("ROOT_DOMAIN", default="localhost").lower()
+# Host validation is done by tenants.middleware against the Domain table (custom
+# domains are data, not configuration): an unknown Host gets a 404 there.
+ALLOWED_HOSTS = ["*"]
+TENANT_MODEL = "tenants.Tenant"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+PUBLIC_SCHEMA_URLCONF = "config.urls_public"
+ROOT_URLCONF = "config.urls_tenant"
+# Our backend issues the search_path once per request (see tenants/postgresql_backend).
+TENANT_LIMIT_SET_CALLS = True
+TENANT_RESOLUTION_CACHE_SIZE = env.int("TENANT_RESOLUTION_CACHE_SIZE", default=10_000)
+TENANT_SPARE_SCHEMAS = env.int("TENANT_SPARE_SCHEMAS", default=3)
+TENANT_TRIAL_DAYS = env.int("TENANT_TRIAL_DAYS", default=14)
+RESERVED_SUBDOMAINS = frozenset(
+    env.list("RESERVED_SUBDOMAINS", default=[])
+    + [
+        "www", "admin", "api", "app", "static", "media", "mail", "billing", "public",
+        "smtp", "imap", "pop", "ftp", "ns1", "ns2", "dns", "mx", "status", "help",
+        "support", "docs", "blog", "dashboard", "assets", "cdn", "auth", "login",
+        "signup", "account", "accounts", "root", "system", "internal", "dev",
+        "staging", "test", "demo", "webhooks", "stripe", "information-schema",
+    ]
+)
+
+SHARED_APPS = [
+    "django_tenants",
+    "tenants",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "shared_apps.core.admin_site.PlatformAdminConfig",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "shared_apps.core",
+    "shared_apps.accounts",
+    "shared_apps.organizations",
+    "billing",
+]
+# Sessions live in every tenant schema as well as public: a session cookie issued on
+# one host names a row that simply does not exist in any other tenant's schema.
+TENANT_APPS = [
+    "django.contrib.sessions",
+    "tenant_apps.catalog",
+    "tenant_apps.orders",
+    "tenant_apps.exports",
+]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+
+MIDDLEWARE = [
+    "shared_apps.core.middleware.HealthCheckMiddleware",
+    "tenants.middleware.TenantRoutingMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+# Database and Redis -------------------------------------------------------------------
+DATABASE_ENGINE = "tenants.postgresql_backend"
+CONN_MAX_AGE = env.int("CONN_MAX_AGE", default=60)
+
+
+def database_from_url(url: str) -> dict:
+    config = env.db_url_config(url)
+    config["ENGINE"] = DATABASE_ENGINE
+    return config
+
+
+def finish_database(config: dict) -> dict:
+    config.setdefault("ENGINE", DATABASE_ENGINE)
+    config["CONN_MAX_AGE"] = CONN_MAX_AGE
+    config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+def cache_settings(redis_url: str) -> dict:
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            # Every key carries the schema of the active tenant (tenancy in one place).
+            "KEY_FUNCTION": "django_tenants.cache.make_key",
+            "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+
+
+def celery_broker_url(redis_url: str) -> str:
+    # kombu spells a Unix-socket Redis URL as redis+socket://
+    return redis_url.replace("unix://", "redis+socket://", 1)
+
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Accounts ------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+DJANGO_ADMIN_URL = env("DJANGO_ADMIN_URL", default="admin/")
+
+# Sessions and cookies: host-only (no SESSION_COOKIE_DOMAIN), so a cookie set on one
+# tenant host is never sent to another.
+SESSION_COOKIE_DOMAIN = None
+CSRF_COOKIE_DOMAIN = None
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# API ------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tenants.authentication.TenantJWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # Every API view is tenant-scoped unless it deliberately opts out (PublicEndpoint).
+    "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.IsTenantMember"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "shared_apps.core.exception_handler.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "shared_apps.core.throttling.TenantUserRateThrottle",
+        "shared_apps.core.throttling.TenantAnonRateThrottle",
+        "shared_apps.core.throttling.ScopedIPThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env("THROTTLE_USER_RATE", default="1200/min"),
+        "anon": env("THROTTLE_ANON_RATE", default="120/min"),
+        "signup": env("THROTTLE_SIGNUP_RATE", default="20/hour"),
+        "login": env("THROTTLE_LOGIN_RATE", default="30/min"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
+    "SIGNING_KEY": env("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "ALGORITHM": "HS256",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tessera tenant API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+
+# Stripe (billing issue) ---------------------------------------------------------------
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
+
+# Celery ----------------------------------------------------------------------------------
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "billing.*": {"queue": "billing"},
+    "tenant_apps.exports.*": {"queue": "bulk"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "replenish-spare-schemas": {
+        "task": "tenants.tasks.replenish_spare_schemas",
+        "schedule": 300.0,
+    },
+}
+
+# Email -----------------------------------------------------------------------------------
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Tessera <no-reply@tessera.invalid>")
+
+# Static files ---------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "media"))
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# Logging: one line per record.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "pgserver": {"level": "WARNING"},
+    },
+}
+
+SENTRY_DSN = env("SENTRY_DSN", default="")

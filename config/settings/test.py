@@ -1,0 +1,17 @@
+from config.settings._embedded_or_env import DATABASES, REDIS_URL  # noqa: F401
+from config.settings.base import *  # noqa: F403
+from config.settings.base import cache_settings, celery_broker_url
+
+ROOT_DOMAIN = "localhost"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES = cache_settings(REDIS_URL)
+CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+TENANT_SPARE_SCHEMAS = 2
+# Tests measure behaviour, not rate limits; throttling has its own tests that lower these.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_THROTTLE_RATES": {
+        "user": "100000/min", "anon": "100000/min", "signup": "100000/min", "login": "100000/min",
+    },
+}

@@ -1,0 +1,19 @@
+"""URLs of the root domain (public schema)."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import path
+
+from tenants.apis import SignupApi
+from tenants.views import landing, signup
+
+handler400 = "shared_apps.core.views.bad_request"
+handler404 = "shared_apps.core.views.not_found"
+handler500 = "shared_apps.core.views.server_error"
+
+urlpatterns = [
+    path("", landing, name="landing"),
+    path("signup/", signup, name="signup"),
+    path("api/v1/signup/", SignupApi.as_view(), name="api-signup"),
+    path(settings.DJANGO_ADMIN_URL, admin.site.urls),
+]

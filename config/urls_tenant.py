@@ -1,0 +1,39 @@
+"""URLs of every tenant host (the tenant's schema is active)."""
+
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from shared_apps.organizations.apis import MemberDetailApi, MemberListApi
+from tenants.apis import MeApi, SessionApi, TokenObtainApi, TokenRefreshApi
+from tenants.permissions import PublicEndpoint
+
+handler400 = "shared_apps.core.views.bad_request"
+handler404 = "shared_apps.core.views.not_found"
+handler500 = "shared_apps.core.views.server_error"
+
+api_v1 = [
+    path("auth/token/", TokenObtainApi.as_view(), name="token-obtain"),
+    path("auth/token/refresh/", TokenRefreshApi.as_view(), name="token-refresh"),
+    path("auth/session/", SessionApi.as_view(), name="session"),
+    path("me/", MeApi.as_view(), name="me"),
+    path("members/", MemberListApi.as_view(), name="member-list"),
+    path("members/<int:member_id>/", MemberDetailApi.as_view(), name="member-detail"),
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[PublicEndpoint]),
+        name="schema",
+    ),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(
+            url_name="schema", authentication_classes=[], permission_classes=[PublicEndpoint]
+        ),
+        name="docs",
+    ),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/api/v1/docs/", permanent=False)),
+    path("api/v1/", include(api_v1)),
+]

@@ -1,0 +1,91 @@
+"""Domain errors and the error codes of SPEC §4. Tests import these constants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ErrorCode:
+    VALIDATION_ERROR = "validation_error"
+    MALFORMED_JSON = "malformed_json"
+    NOT_AUTHENTICATED = "not_authenticated"
+    AUTHENTICATION_FAILED = "authentication_failed"
+    TOKEN_NOT_VALID = "token_not_valid"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_A_MEMBER = "not_a_member"
+    NOT_FOUND = "not_found"
+    UNKNOWN_HOST = "unknown_host"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    NOT_ACCEPTABLE = "not_acceptable"
+    CONFLICT = "conflict"
+    SUBDOMAIN_TAKEN = "subdomain_taken"
+    EMAIL_REGISTERED = "email_registered"
+    TENANT_SUSPENDED = "tenant_suspended"
+    PLAN_LIMIT_EXCEEDED = "plan_limit_exceeded"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    THROTTLED = "throttled"
+    SERVER_ERROR = "server_error"
+
+
+class Message:
+    MALFORMED_JSON = "The request body is not valid JSON."
+    VALIDATION_ERROR = "The request is invalid; see fields."
+    NOT_A_MEMBER = "You are not an active member of this organisation."
+    TENANT_SUSPENDED = "This organisation is read-only until its billing is resolved."
+    SUBDOMAIN_TAKEN = "That subdomain is already taken."
+    EMAIL_REGISTERED = (
+        "An account with this email already exists; sign up with its password to reuse it."
+    )
+    PAYLOAD_TOO_LARGE = "The request body is too large."
+    TOKEN_OTHER_TENANT = "This token was not issued for this organisation."
+
+
+def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+class TesseraError(Exception):
+    """Base of every error a service raises on purpose. Mapped to JSON in one handler."""
+
+    code = ErrorCode.CONFLICT
+    http_status = 400
+    message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, *, fields: dict[str, Any] | None = None):
+        self.message = message or self.message
+        self.fields = fields or {}
+        super().__init__(self.message)
+
+
+class ValidationFailed(TesseraError):
+    code = ErrorCode.VALIDATION_ERROR
+    http_status = 400
+    message = Message.VALIDATION_ERROR
+
+
+class Conflict(TesseraError):
+    code = ErrorCode.CONFLICT
+    http_status = 409
+
+
+class SubdomainTaken(Conflict):
+    code = ErrorCode.SUBDOMAIN_TAKEN
+    message = Message.SUBDOMAIN_TAKEN
+
+
+class EmailRegistered(Conflict):
+    code = ErrorCode.EMAIL_REGISTERED
+    message = Message.EMAIL_REGISTERED
+
+
+class TenantSuspended(TesseraError):
+    code = ErrorCode.TENANT_SUSPENDED
+    http_status = 402
+    message = Message.TENANT_SUSPENDED
+
+
+class PlanLimitExceeded(TesseraError):
+    code = ErrorCode.PLAN_LIMIT_EXCEEDED
+    http_status = 402
+    message = "Your plan's limit is reached; upgrade to add more."

@@ -1,0 +1,43 @@
+"""Throttles whose cache keys carry the tenant as well as the user or client address.
+
+The cache's KEY_FUNCTION already prefixes every key with the active schema; these
+classes also put the schema in the identity, so the key is tenant-specific even if a
+different key function is configured.
+"""
+
+from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
+
+
+def _tenant_part(request) -> str:
+    tenant = getattr(request, "tenant", None)
+    return tenant.schema_name if tenant is not None else "public"
+
+
+class TenantUserRateThrottle(UserRateThrottle):
+    def get_cache_key(self, request, view):
+        key = super().get_cache_key(request, view)
+        return f"{key}:{_tenant_part(request)}" if key else None
+
+
+class TenantAnonRateThrottle(AnonRateThrottle):
+    def get_cache_key(self, request, view):
+        key = super().get_cache_key(request, view)
+        return f"{key}:{_tenant_part(request)}" if key else None
+
+
+class ScopedIPThrottle(SimpleRateThrottle):
+    """Per client address and tenant, for a view's ``throttle_scope`` (signup, login)."""
+
+    def __init__(self) -> None:  # rate resolved per view in allow_request
+        pass
+
+    def allow_request(self, request, view):
+        self.scope = getattr(view, "throttle_scope", None)
+        if not self.scope:
+            return True
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view):
+        return f"throttle_{self.scope}_{self.get_ident(request)}:{_tenant_part(request)}"

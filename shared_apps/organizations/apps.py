@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class OrganizationsConfig(AppConfig):
+    # Built on django-organizations' abstract models; its own concrete app is not installed.
+    name = "shared_apps.organizations"
+    label = "organizations"
+    verbose_name = "Organisations"

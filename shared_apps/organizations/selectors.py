@@ -1,0 +1,49 @@
+"""Reads about memberships. The one place that answers "is this user a member here?"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from shared_apps.organizations.models import OrganizationUser
+from shared_apps.organizations.roles import Role
+
+if TYPE_CHECKING:
+    from shared_apps.accounts.models import User
+    from tenants.models import Tenant
+
+
+@dataclass(frozen=True)
+class Membership:
+    id: int
+    user: User
+    role: Role
+
+
+def membership_for(*, user_id: int, tenant: Tenant) -> Membership | None:
+    """The active membership of ``user_id`` in ``tenant``'s organisation, or None.
+
+    One query: the membership, its user and the organisation's active flag together,
+    so authentication and the membership check share it.
+    """
+    row = (
+        OrganizationUser.objects.select_related("user")
+        .filter(
+            user_id=user_id,
+            organization_id=tenant.organization_id,
+            organization__is_active=True,
+            user__is_active=True,
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    return Membership(id=row.pk, user=row.user, role=Role(row.role))
+
+
+def member_list(*, tenant: Tenant):
+    return (
+        OrganizationUser.objects.filter(organization_id=tenant.organization_id)
+        .select_related("user")
+        .order_by("user__email")
+    )

@@ -1,0 +1,97 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+
+from shared_apps.core.errors import TesseraError
+from tenants.models import Domain, SpareSchema, Tenant, TenantEvent
+from tenants.selectors import tenant_admin_list
+from tenants.services import tenant_resume, tenant_suspend
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+    fields = ("domain", "is_primary", "created")
+    readonly_fields = ("created",)
+
+
+class TenantEventInline(admin.TabularInline):
+    model = TenantEvent
+    extra = 0
+    can_delete = False
+    fields = ("created", "action", "actor", "detail")
+    readonly_fields = fields
+    ordering = ("-created",)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = (
+        "name", "subdomain", "schema_name", "status", "plan", "primary_domain", "member_count", "created",
+    )
+    list_filter = ("status", "plan")
+    search_fields = ("name", "subdomain", "schema_name", "domains__domain")
+    readonly_fields = ("schema_name", "subdomain", "organization", "created", "updated", "status_changed_at")
+    fields = (
+        "name", "subdomain", "schema_name", "organization", "plan", "status", "trial_ends_at",
+        "status_changed_at", "created", "updated",
+    )
+    inlines = [DomainInline, TenantEventInline]
+    actions = ["suspend_tenants", "resume_tenants"]
+    list_select_related = ("plan",)
+
+    def get_queryset(self, request) -> QuerySet[Tenant]:
+        return tenant_admin_list()
+
+    @admin.display(description="Primary domain", ordering="primary_domain")
+    def primary_domain(self, obj: Tenant) -> str:
+        return obj.primary_domain or "—"
+
+    @admin.display(description="Members", ordering="member_count")
+    def member_count(self, obj: Tenant) -> int:
+        return obj.member_count
+
+    def has_add_permission(self, request) -> bool:
+        return False  # tenants are created by sign-up or `manage.py create_tenant`
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # deletion goes through the retention job, never a stray click
+
+    def _apply(self, request, queryset, service, verb: str) -> None:
+        done = 0
+        for tenant in queryset:
+            try:
+                service(tenant=tenant, acting_user=request.user, reason=f"admin {verb}")
+                done += 1
+            except TesseraError as exc:
+                self.message_user(request, f"{tenant}: {exc.message}", messages.WARNING)
+        if done:
+            self.message_user(request, f"{done} tenant(s) {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Suspend selected tenants (read-only)")
+    def suspend_tenants(self, request, queryset) -> None:
+        self._apply(request, queryset, tenant_suspend, "suspended")
+
+    @admin.action(description="Resume selected tenants")
+    def resume_tenants(self, request, queryset) -> None:
+        self._apply(request, queryset, tenant_resume, "resumed")
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin):
+    list_display = ("domain", "tenant", "is_primary", "created")
+    search_fields = ("domain", "tenant__name")
+    raw_id_fields = ("tenant",)
+
+
+@admin.register(SpareSchema)
+class SpareSchemaAdmin(admin.ModelAdmin):
+    list_display = ("schema_name", "migration_fingerprint", "created")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

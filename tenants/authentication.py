@@ -1,0 +1,95 @@
+"""JWTs bound to one tenant.
+
+Tokens are issued on a tenant host to active members only and carry that tenant's id
+(``tenant_id``). On any other host the claim does not match and the token is refused
+with 401, whoever the user is. Authentication also loads the membership (with the
+user, in one query) and leaves it on the request for the permission check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate
+from rest_framework import exceptions, serializers
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from shared_apps.core.errors import ErrorCode, Message
+from shared_apps.organizations.selectors import Membership, membership_for
+
+TENANT_CLAIM = "tenant_id"
+BAD_CREDENTIALS = "No active account found with the given credentials."
+
+
+def request_tenant(request) -> Any:
+    return getattr(getattr(request, "_request", request), "tenant", None)
+
+
+def remember_membership(request, membership: Membership | None) -> None:
+    getattr(request, "_request", request).tessera_membership = membership
+
+
+class TenantBindingError(exceptions.AuthenticationFailed):
+    default_detail = Message.TOKEN_OTHER_TENANT
+    default_code = ErrorCode.TOKEN_NOT_VALID
+
+
+class TenantJWTAuthentication(JWTAuthentication):
+    def authenticate(self, request):
+        header = self.get_header(request)
+        if header is None:
+            return None
+        raw_token = self.get_raw_token(header)
+        if raw_token is None:
+            return None
+        token = self.get_validated_token(raw_token)
+        tenant = request_tenant(request)
+        if tenant is None or token.get(TENANT_CLAIM) != tenant.pk:
+            raise TenantBindingError()
+        membership = membership_for(user_id=token[jwt_settings.USER_ID_CLAIM], tenant=tenant)
+        if membership is None:
+            raise exceptions.AuthenticationFailed(Message.NOT_A_MEMBER, code=ErrorCode.NOT_A_MEMBER)
+        remember_membership(request, membership)
+        return membership.user, token
+
+
+def tenant_token_pair(*, user, tenant) -> dict[str, str]:
+    refresh = RefreshToken.for_user(user)
+    refresh[TENANT_CLAIM] = tenant.pk  # copied into every access token made from it
+    return {"refresh": str(refresh), "access": str(refresh.access_token)}
+
+
+class TokenObtainSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+    refresh = serializers.CharField(read_only=True)
+    access = serializers.CharField(read_only=True)
+
+    def validate(self, attrs):
+        request = self.context["request"]
+        tenant = request_tenant(request)
+        user = authenticate(request._request, username=attrs["email"], password=attrs["password"])
+        if user is None or membership_for(user_id=user.pk, tenant=tenant) is None:
+            # Same answer for a wrong password and a non-member: membership is not leaked.
+            raise exceptions.AuthenticationFailed(BAD_CREDENTIALS, code=ErrorCode.AUTHENTICATION_FAILED)
+        return tenant_token_pair(user=user, tenant=tenant)
+
+
+class TokenRefreshSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+    access = serializers.CharField(read_only=True)
+
+    def validate(self, attrs):
+        tenant = request_tenant(self.context["request"])
+        try:
+            refresh = RefreshToken(attrs["refresh"])
+        except TokenError as exc:
+            raise InvalidToken(str(exc)) from exc
+        if refresh.get(TENANT_CLAIM) != tenant.pk:
+            raise TenantBindingError()
+        if membership_for(user_id=refresh[jwt_settings.USER_ID_CLAIM], tenant=tenant) is None:
+            raise exceptions.AuthenticationFailed(Message.NOT_A_MEMBER, code=ErrorCode.NOT_A_MEMBER)
+        return {"access": str(refresh.access_token)}

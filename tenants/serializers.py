@@ -1,0 +1,49 @@
+from rest_framework import serializers
+
+
+class SignupInputSerializer(serializers.Serializer):
+    """Shape only; the rules (subdomain, password strength, uniqueness) live in the service."""
+
+    name = serializers.CharField(max_length=200, trim_whitespace=True)
+    subdomain = serializers.CharField(max_length=63)
+    email = serializers.EmailField()
+    password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+    plan = serializers.CharField(required=False, allow_blank=True, max_length=32)
+
+
+class TenantOutputSerializer(serializers.Serializer):
+    subdomain = serializers.CharField()
+    url = serializers.CharField()
+    status = serializers.CharField()
+    plan = serializers.CharField()
+
+
+class UserOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    full_name = serializers.CharField()
+
+
+class SignupOutputSerializer(serializers.Serializer):
+    tenant = TenantOutputSerializer()
+    user = UserOutputSerializer()
+
+
+class MeTenantSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    subdomain = serializers.CharField()
+    url = serializers.CharField()
+    status = serializers.CharField()
+    plan = serializers.CharField()
+    read_only = serializers.BooleanField()
+
+
+class MeOutputSerializer(serializers.Serializer):
+    user = UserOutputSerializer()
+    role = serializers.CharField()
+    tenant = MeTenantSerializer()
+
+
+class SessionLoginSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(trim_whitespace=False)
