@@ -13,6 +13,7 @@ from shared_apps.core.errors import ErrorCode
 from shared_apps.organizations.selectors import membership_for
 from tenants.authentication import (
     BAD_CREDENTIALS,
+    CredentialsInBody,
     TokenObtainSerializer,
     TokenRefreshSerializer,
     request_tenant,
@@ -35,7 +36,7 @@ def user_data(user) -> dict:
 class TenantPublicAPIView(APIView):
     """Tenant-host endpoints for clients who are not signed in yet (token, session login)."""
 
-    authentication_classes: list = []
+    authentication_classes = [CredentialsInBody]
     permission_classes = [PublicEndpoint]
     throttle_scope = "login"
 
@@ -109,7 +110,7 @@ class MeApi(APIView):
 class SignupApi(APIView):
     """Public host: create a tenant and its owner (SPEC §3)."""
 
-    authentication_classes: list = []
+    authentication_classes = [CredentialsInBody]
     permission_classes = [PublicEndpoint]
     throttle_scope = "signup"
 

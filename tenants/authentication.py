@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from rest_framework import exceptions, serializers
+from rest_framework.authentication import BaseAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
@@ -30,6 +31,17 @@ def request_tenant(request) -> Any:
 
 def remember_membership(request, membership: Membership | None) -> None:
     getattr(request, "_request", request).tessera_membership = membership
+
+
+class CredentialsInBody(BaseAuthentication):
+    """For endpoints that take credentials in the body (token, session login, sign-up):
+    authenticates nobody, but makes failures answer 401 with a WWW-Authenticate header."""
+
+    def authenticate(self, request):
+        return None
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'
 
 
 class TenantBindingError(exceptions.AuthenticationFailed):

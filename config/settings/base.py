@@ -44,8 +44,8 @@ RESERVED_SUBDOMAINS = frozenset(
 )
 
 SHARED_APPS = [
+    "tenants",  # before django_tenants: our create_tenant command replaces its own
     "django_tenants",
-    "tenants",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "shared_apps.core.admin_site.PlatformAdminConfig",

@@ -15,3 +15,5 @@ REST_FRAMEWORK = {
         "user": "100000/min", "anon": "100000/min", "signup": "100000/min", "login": "100000/min",
     },
 }
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

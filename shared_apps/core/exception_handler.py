@@ -17,17 +17,8 @@ from shared_apps.core.errors import ErrorCode, Message, TesseraError, error_body
 
 logger = logging.getLogger(__name__)
 
-_DRF_CODES = {
-    exceptions.ParseError: ErrorCode.MALFORMED_JSON,
-    exceptions.NotAuthenticated: ErrorCode.NOT_AUTHENTICATED,
-    exceptions.AuthenticationFailed: ErrorCode.AUTHENTICATION_FAILED,
-    exceptions.PermissionDenied: ErrorCode.PERMISSION_DENIED,
-    exceptions.NotFound: ErrorCode.NOT_FOUND,
-    exceptions.MethodNotAllowed: ErrorCode.METHOD_NOT_ALLOWED,
-    exceptions.UnsupportedMediaType: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-    exceptions.NotAcceptable: ErrorCode.NOT_ACCEPTABLE,
-    exceptions.Throttled: ErrorCode.THROTTLED,
-}
+# DRF's own codes already match SPEC §4 names, except these.
+_RENAMED_CODES = {"parse_error": ErrorCode.MALFORMED_JSON}
 
 
 def _flatten(detail: Any) -> Any:
@@ -39,13 +30,12 @@ def _flatten(detail: Any) -> Any:
 
 
 def _code_for(exc: exceptions.APIException) -> str:
-    for klass in type(exc).__mro__:
-        if klass in _DRF_CODES:
-            return _DRF_CODES[klass]
-    codes = exc.get_codes()
-    if isinstance(codes, str):
-        return codes
-    return ErrorCode.SERVER_ERROR if exc.status_code >= 500 else ErrorCode.CONFLICT
+    if isinstance(exc.detail, dict) and "code" in exc.detail:  # simplejwt's token errors
+        code = str(exc.detail["code"])
+    else:
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else exc.default_code
+    return _RENAMED_CODES.get(code, code)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -80,8 +70,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     message = str(detail.get("detail", detail)) if isinstance(detail, dict) else str(detail)
     if isinstance(exc, exceptions.ParseError):
         message = Message.MALFORMED_JSON
-    code = detail.get("code", _code_for(exc)) if isinstance(detail, dict) else _code_for(exc)
-    response.data = error_body(str(code), message)
+    response.data = error_body(_code_for(exc), message)
     return response
 
 

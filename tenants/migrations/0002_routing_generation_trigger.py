@@ -1,18 +1,22 @@
 """Bump the routing generation on any change to tenants or domains (see tenants.resolution).
 
 A trigger, not a Django signal: it also fires for queryset.update(), bulk operations,
-raw SQL and other processes, and it commits (or rolls back) with the change itself, so
-a reader that sees the new generation also sees the new rows.
+raw SQL and other processes. The counter lives in a row, so a new value becomes visible
+only when the change itself commits; the value comes from a sequence, so a rolled-back
+change can never hand out a number that a later change reuses (no ABA on rollback).
 """
 
 from django.db import migrations
 
 FORWARD = """
+CREATE SEQUENCE IF NOT EXISTS tenants_routing_generation_seq;
 INSERT INTO tenants_routinggeneration (id, generation) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 
 CREATE OR REPLACE FUNCTION tenants_bump_routing_generation() RETURNS trigger AS $$
 BEGIN
-    UPDATE public.tenants_routinggeneration SET generation = generation + 1 WHERE id = 1;
+    UPDATE public.tenants_routinggeneration
+       SET generation = nextval('public.tenants_routing_generation_seq')
+     WHERE id = 1;
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
@@ -30,6 +34,7 @@ BACKWARD = """
 DROP TRIGGER IF EXISTS tenants_domain_routing_generation ON tenants_domain;
 DROP TRIGGER IF EXISTS tenants_tenant_routing_generation ON tenants_tenant;
 DROP FUNCTION IF EXISTS tenants_bump_routing_generation();
+DROP SEQUENCE IF EXISTS tenants_routing_generation_seq;
 """
 
 

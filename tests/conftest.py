@@ -1,0 +1,73 @@
+"""Test fixtures.
+
+Two real tenants (``alpha`` and ``beta``, each with a migrated schema, an owner, a
+member and a viewer) and the spare schema pool are created once per session; every test
+then runs inside a transaction that is rolled back, so data never leaks between tests.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from shared_apps.accounts.models import User
+from shared_apps.organizations.models import OrganizationUser
+from shared_apps.organizations.roles import Role
+from tenants.provisioning import spare_schemas_replenish, tenant_provision
+from tests.factories import PASSWORD
+from tests.support import TenantWorld, bearer_client
+
+SESSION_TENANTS = ("alpha", "beta")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        for subdomain in SESSION_TENANTS:
+            tenant = tenant_provision(
+                name=f"{subdomain.title()} Ltd",
+                subdomain=subdomain,
+                owner_email=f"owner@{subdomain}.test",
+                owner_password=PASSWORD,
+                plan_code="starter",
+            ).tenant
+            for role in (Role.ADMIN, Role.MEMBER, Role.VIEWER):
+                user = User.objects.create_user(email=f"{role}@{subdomain}.test", password=PASSWORD)
+                OrganizationUser.objects.create(
+                    organization_id=tenant.organization_id, user=user, role=role
+                )
+        spare_schemas_replenish()
+        connection.set_schema_to_public()
+
+
+def _world(subdomain: str) -> TenantWorld:
+    return TenantWorld(subdomain=subdomain, host=f"{subdomain}.localhost", schema_name=f"t_{subdomain}")
+
+
+@pytest.fixture
+def alpha(db) -> TenantWorld:
+    return _world("alpha")
+
+
+@pytest.fixture
+def beta(db) -> TenantWorld:
+    return _world("beta")
+
+
+@pytest.fixture
+def public_client(db) -> APIClient:
+    return APIClient(HTTP_HOST="localhost")
+
+
+@pytest.fixture
+def owner_client(alpha) -> APIClient:
+    return bearer_client(alpha, "owner")
+
+
+@pytest.fixture(autouse=True)
+def _connection_starts_on_public():
+    """Requests leave the connection on their tenant (as in production); tests start clean."""
+    connection.set_schema_to_public()
+    yield
+    connection.set_schema_to_public()

@@ -1,0 +1,48 @@
+"""Helpers shared by the tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rest_framework.test import APIClient
+
+from shared_apps.accounts.models import User
+from tenants.authentication import tenant_token_pair
+from tenants.models import Tenant
+
+
+@dataclass(frozen=True)
+class TenantWorld:
+    """Handles to one session tenant; refetch the rows inside the test transaction."""
+
+    subdomain: str
+    host: str
+    schema_name: str
+
+    @property
+    def tenant(self) -> Tenant:
+        return Tenant.objects.select_related("plan", "organization").get(
+            schema_name=self.schema_name
+        )
+
+    def user(self, role: str) -> User:
+        return User.objects.get(email=f"{role}@{self.subdomain}.test")
+
+
+def host_client(host: str) -> APIClient:
+    return APIClient(HTTP_HOST=host)
+
+
+def bearer_client(world: TenantWorld, role: str = "owner", *, host: str | None = None) -> APIClient:
+    """A client on ``host`` (default: the world's own) holding a token issued by ``world``."""
+    pair = tenant_token_pair(user=world.user(role), tenant=world.tenant)
+    client = host_client(host or world.host)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
+    return client
+
+
+def error_of(response) -> dict:
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "fields"}, body
+    return body["error"]
