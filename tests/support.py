@@ -46,3 +46,16 @@ def error_of(response) -> dict:
     assert set(body) == {"error"}, body
     assert set(body["error"]) == {"code", "message", "fields"}, body
     return body["error"]
+
+
+def session_client(world: TenantWorld, user: User) -> APIClient:
+    """A client on the world's host with a session stored in that tenant's schema."""
+    from django.db import connection
+
+    client = host_client(world.host)
+    connection.set_tenant(world.tenant)
+    try:
+        client.force_login(user)
+    finally:
+        connection.set_schema_to_public()
+    return client

@@ -44,11 +44,13 @@ RESERVED_SUBDOMAINS = frozenset(
 )
 
 SHARED_APPS = [
-    "tenants",  # before django_tenants: our create_tenant command replaces its own
+    # Before django_tenants: our create_tenant command and the stock admin templates win
+    # over django_tenants' versions (its admin index assumes request.tenant on public).
+    "tenants",
+    "shared_apps.core.admin_site.PlatformAdminConfig",
     "django_tenants",
     "django.contrib.contenttypes",
     "django.contrib.auth",
-    "shared_apps.core.admin_site.PlatformAdminConfig",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",

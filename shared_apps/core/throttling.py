@@ -5,6 +5,7 @@ classes also put the schema in the identity, so the key is tenant-specific even 
 different key function is configured.
 """
 
+from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
 
@@ -30,6 +31,10 @@ class ScopedIPThrottle(SimpleRateThrottle):
 
     def __init__(self) -> None:  # rate resolved per view in allow_request
         pass
+
+    def get_rate(self) -> str | None:
+        # Read the settings now, not at import, so an override applies at once.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
     def allow_request(self, request, view):
         self.scope = getattr(view, "throttle_scope", None)

@@ -1,0 +1,84 @@
+"""Sign-up in a real browser (headless Chromium via Playwright), against a live server.
+
+The live server commits to the test database, so the test cleans up after itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from django.db import connection
+
+from tests.factories import PASSWORD
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)",
+    ),
+]
+
+
+@pytest.fixture
+def live_url(django_db_setup, django_db_blocker):
+    from django.test.testcases import LiveServerThread, _StaticFilesHandler
+
+    with django_db_blocker.unblock():
+        thread = LiveServerThread("localhost", _StaticFilesHandler, connections_override=None, port=0)
+        thread.daemon = True
+        thread.start()
+        thread.is_ready.wait()
+        if thread.error:
+            raise thread.error
+        yield f"http://localhost:{thread.port}"
+        thread.terminate()
+        connection.set_schema_to_public()
+        from shared_apps.accounts.models import User
+        from tenants.models import Tenant
+        from tenants.services import tenant_destroy
+
+        for tenant in Tenant.objects.filter(subdomain="zeta-browser"):
+            tenant_destroy(tenant=tenant)
+        User.objects.filter(email="zeta@browser.test").delete()
+
+
+def test_signup_form_in_chromium_gives_a_working_tenant(live_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        )
+        try:
+            page = browser.new_page(java_script_enabled=False)  # the form needs no JavaScript
+            page.goto(f"{live_url}/signup/")
+            page.fill("#id_name", "Zeta Browser Co")
+            page.fill("#id_subdomain", "www")  # reserved: the form must say so
+            page.fill("#id_email", "zeta@browser.test")
+            page.fill("#id_password", PASSWORD)
+            page.select_option("#id_plan", "starter")
+            page.click("button[type=submit]")
+            assert "That subdomain is reserved." in page.content()
+
+            page.fill("#id_subdomain", "zeta-browser")
+            page.fill("#id_password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#tenant-url")
+            assert page.inner_text("h1") == "Your organisation is ready"
+            tenant_url = page.get_attribute("#tenant-url", "href")
+            port = live_url.rsplit(":", 1)[1]
+            assert tenant_url == f"http://zeta-browser.localhost:{port}/"
+
+            # The new tenant's host answers (*.localhost resolves to loopback in Chromium).
+            docs = page.goto(f"{tenant_url}api/v1/docs/")
+            assert docs.status == 200
+            me = page.goto(f"{tenant_url}api/v1/me/")
+            assert me.status == 401  # served by the tenant, which wants a login
+        finally:
+            browser.close()
