@@ -80,7 +80,7 @@ class SessionApi(TenantPublicAPIView):
         login(request._request, user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None}, auth=[])
     def delete(self, request: Request) -> Response:
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
