@@ -8,19 +8,19 @@ data under ``.local/`` and are started once, then reused by every later command
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
 import socket
 import subprocess
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 DATABASE_NAME = "tessera"
 
 
-@contextmanager
+@contextlib.contextmanager
 def _file_lock(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
@@ -42,9 +42,8 @@ def postgres_settings(local_dir: Path) -> dict[str, str]:
     data_dir = local_dir / "pg"
     with _file_lock(local_dir / "pg.lock"):
         server = pgserver.get_server(str(data_dir), cleanup_mode=None)
-        exists = server.psql(
-            f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"
-        )
+        query = "SELECT 1 FROM pg_database WHERE datname = '%s';" % DATABASE_NAME  # noqa: S608, UP031
+        exists = server.psql(query)
         if "(1 row)" not in exists:
             server.psql(f'CREATE DATABASE "{DATABASE_NAME}";')
     return {
@@ -86,15 +85,24 @@ def redis_url(local_dir: Path) -> str:
             subprocess.run(  # noqa: S603 - fixed binary and arguments
                 [
                     executable,
-                    "--port", "0",
-                    "--unixsocket", str(sock),
-                    "--unixsocketperm", "700",
-                    "--dir", str(redis_dir),
-                    "--daemonize", "yes",
-                    "--pidfile", str(redis_dir / "redis.pid"),
-                    "--logfile", str(redis_dir / "redis.log"),
-                    "--save", "",
-                    "--appendonly", "no",
+                    "--port",
+                    "0",
+                    "--unixsocket",
+                    str(sock),
+                    "--unixsocketperm",
+                    "700",
+                    "--dir",
+                    str(redis_dir),
+                    "--daemonize",
+                    "yes",
+                    "--pidfile",
+                    str(redis_dir / "redis.pid"),
+                    "--logfile",
+                    str(redis_dir / "redis.log"),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
                 ],
                 check=True,
             )
@@ -110,10 +118,8 @@ def stop(local_dir: Path) -> None:
     """Stop both embedded servers (used by ``make stop``)."""
     pid_file = local_dir / "redis" / "redis.pid"
     if pid_file.exists():
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid_file.read_text().strip()), 15)
-        except (ProcessLookupError, ValueError):
-            pass
     data_dir = local_dir / "pg"
     if (data_dir / "postmaster.pid").exists():
         import pgserver

@@ -29,14 +29,36 @@ class TenantEventInline(admin.TabularInline):
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
     list_display = (
-        "name", "subdomain", "schema_name", "status", "plan", "primary_domain", "member_count", "created",
+        "name",
+        "subdomain",
+        "schema_name",
+        "status",
+        "plan",
+        "primary_domain",
+        "member_count",
+        "created",
     )
     list_filter = ("status", "plan")
     search_fields = ("name", "subdomain", "schema_name", "domains__domain")
-    readonly_fields = ("schema_name", "subdomain", "organization", "created", "updated", "status_changed_at")
+    readonly_fields = (
+        "schema_name",
+        "subdomain",
+        "organization",
+        "created",
+        "updated",
+        "status_changed_at",
+    )
     fields = (
-        "name", "subdomain", "schema_name", "organization", "plan", "status", "trial_ends_at",
-        "status_changed_at", "created", "updated",
+        "name",
+        "subdomain",
+        "schema_name",
+        "organization",
+        "plan",
+        "status",
+        "trial_ends_at",
+        "status_changed_at",
+        "created",
+        "updated",
     )
     inlines = [DomainInline, TenantEventInline]
     actions = ["suspend_tenants", "resume_tenants"]

@@ -76,7 +76,9 @@ class SessionApi(TenantPublicAPIView):
             password=serializer.validated_data["password"],
         )
         if user is None or membership_for(user_id=user.pk, tenant=tenant) is None:
-            raise exceptions.AuthenticationFailed(BAD_CREDENTIALS, code=ErrorCode.AUTHENTICATION_FAILED)
+            raise exceptions.AuthenticationFailed(
+                BAD_CREDENTIALS, code=ErrorCode.AUTHENTICATION_FAILED
+            )
         login(request._request, user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -91,7 +93,8 @@ class MeApi(APIView):
     def get(self, request: Request) -> Response:
         tenant = request_tenant(request)
         membership = current_membership(request)
-        host = getattr(tenant, "domain_url", None) or tenant_primary_host(tenant=tenant)
+        assert membership is not None  # guaranteed by IsTenantMember
+        host = getattr(tenant, "domain_url", None) or tenant_primary_host(tenant=tenant) or ""
         data = {
             "user": user_data(request.user),
             "role": membership.role.value,

@@ -86,7 +86,9 @@ class TokenObtainSerializer(serializers.Serializer):
         user = authenticate(request._request, username=attrs["email"], password=attrs["password"])
         if user is None or membership_for(user_id=user.pk, tenant=tenant) is None:
             # Same answer for a wrong password and a non-member: membership is not leaked.
-            raise exceptions.AuthenticationFailed(BAD_CREDENTIALS, code=ErrorCode.AUTHENTICATION_FAILED)
+            raise exceptions.AuthenticationFailed(
+                BAD_CREDENTIALS, code=ErrorCode.AUTHENTICATION_FAILED
+            )
         return tenant_token_pair(user=user, tenant=tenant)
 
 

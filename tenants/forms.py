@@ -17,7 +17,9 @@ class SignupForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["plan"].choices = plan_choices()
+        plan_field = self.fields["plan"]
+        assert isinstance(plan_field, forms.ChoiceField)
+        plan_field.choices = plan_choices()
 
     def add_service_errors(self, fields: dict[str, list[str]], message: str) -> None:
         added = False

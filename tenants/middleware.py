@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.http import HttpResponseNotFound
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.urls import set_urlconf
 
 from shared_apps.core.errors import ErrorCode, error_body
@@ -28,8 +27,8 @@ class TenantRoutingMiddleware:
         if not route.found:
             return self._not_found(request)
 
-        request.tenant = route.tenant
-        request.is_public_host = route.is_public
+        request.tenant = route.tenant  # type: ignore[attr-defined]
+        request.is_public_host = route.is_public  # type: ignore[attr-defined]
         if route.is_public:
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
             set_urlconf(request.urlconf)

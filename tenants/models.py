@@ -100,6 +100,9 @@ class RoutingGeneration(models.Model):
             models.CheckConstraint(condition=models.Q(id=1), name="routing_generation_singleton")
         ]
 
+    def __str__(self) -> str:
+        return f"routing generation {self.generation}"
+
 
 class SpareSchema(models.Model):
     """A fully migrated, empty tenant schema waiting to be renamed into a new tenant."""

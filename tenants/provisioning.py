@@ -36,6 +36,7 @@ from shared_apps.organizations.models import Organization, OrganizationOwner, Or
 from shared_apps.organizations.roles import Role
 from tenants.models import Domain, SpareSchema, Tenant, TenantEvent, TenantStatus
 from tenants.naming import schema_name_for, subdomain_problem, tenant_host
+from tenants.postgresql_backend.base import tenant_connection
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +59,11 @@ class Provisioned:
 def _tenant_app_labels() -> set[str]:
     from django.apps import apps
 
-    return {apps.get_app_config(name.rsplit(".", 1)[-1]).label
-            for name in settings.TENANT_APPS
-            if apps.is_installed(name)} | {"sessions"}
+    return {
+        apps.get_app_config(name.rsplit(".", 1)[-1]).label
+        for name in settings.TENANT_APPS
+        if apps.is_installed(name)
+    } | {"sessions"}
 
 
 @functools.cache
@@ -78,7 +81,7 @@ def _migrate_schema(schema_name: str) -> None:
     call_command(
         "migrate_schemas", tenant=True, schema_name=schema_name, interactive=False, verbosity=0
     )
-    connection.set_schema_to_public()
+    tenant_connection().set_schema_to_public()
 
 
 # Spare pool -----------------------------------------------------------------------------
@@ -237,15 +240,22 @@ def tenant_provision(
     owner_email = (owner_email or "").strip().lower()
     name = (name or "").strip()
     errors = _validate_signup(
-        name=name, subdomain=subdomain, email=owner_email, password=owner_password,
+        name=name,
+        subdomain=subdomain,
+        email=owner_email,
+        password=owner_password,
         plan_code=plan_code,
     )
     if errors:
         raise ValidationFailed(fields=errors)
     try:
         provisioned = _provision(
-            name=name, subdomain=subdomain, email=owner_email, password=owner_password,
-            plan_code=plan_code, acting_user=acting_user,
+            name=name,
+            subdomain=subdomain,
+            email=owner_email,
+            password=owner_password,
+            plan_code=plan_code,
+            acting_user=acting_user,
         )
     except (IntegrityError, ProgrammingError) as exc:
         # Lost a race with a concurrent sign-up; everything was rolled back.
@@ -261,13 +271,19 @@ def tenant_provision(
 
 @transaction.atomic
 def _provision(
-    *, name: str, subdomain: str, email: str, password: str, plan_code: str | None,
+    *,
+    name: str,
+    subdomain: str,
+    email: str,
+    password: str,
+    plan_code: str | None,
     acting_user: User | None,
 ) -> Provisioned:
     host = tenant_host(subdomain)
     if Domain.objects.filter(domain=host).exists():
         raise SubdomainTaken(fields={"subdomain": [SubdomainTaken.message]})
     plan = plan_get_for_signup(code=plan_code)
+    assert plan is not None  # validated by _validate_signup
     user, user_created = _owner_user(email=email, password=password)
 
     organization = Organization.objects.create(name=name, slug=subdomain)

@@ -16,15 +16,17 @@ from dataclasses import dataclass
 
 from cachetools import LRUCache
 from django.conf import settings
-from django.db import connection
 from django.db.models.expressions import RawSQL
 from django_tenants.postgresql_backend.base import FakeTenant
 from django_tenants.utils import get_public_schema_name
 
 from tenants.models import Domain, Tenant
+from tenants.postgresql_backend.base import tenant_connection
 
 # RFC 1123 host names (labels of letters, digits and inner hyphens), lower-cased.
-_HOST_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+_HOST_RE = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
 _GENERATION_SQL = "SELECT generation FROM public.tenants_routinggeneration WHERE id = 1"
 
 
@@ -76,30 +78,30 @@ class TenantResolver:
     def route(self, host: str | None) -> Route:
         """Resolve ``host`` and switch the connection to its schema (public if unknown)."""
         if host is None:
-            connection.route_to(self._public)
+            tenant_connection().route_to(self._public)
             return NOT_FOUND
         if host in public_hosts():
-            connection.route_to(self._public)
+            tenant_connection().route_to(self._public)
             return Route(tenant=None, is_public=True)
 
         with self._lock:
             cached = self._entries.get(host)
         if cached is not None:
             tenant, loaded_at = cached
-            generation = connection.route_to(tenant)
+            generation = tenant_connection().route_to(tenant)
             if generation == loaded_at:
                 return Route(tenant=tenant, is_public=False)
             # Something changed since this entry was loaded; everything cached may be stale.
             self.clear()
 
-        connection.route_to(self._public)
-        tenant, generation = self._load(host)
-        if tenant is None:
+        tenant_connection().route_to(self._public)
+        loaded, generation = self._load(host)
+        if loaded is None:
             return NOT_FOUND
         with self._lock:
-            self._entries[host] = (tenant, generation)
-        connection.route_to(tenant)
-        return Route(tenant=tenant, is_public=False)
+            self._entries[host] = (loaded, generation)
+        tenant_connection().route_to(loaded)
+        return Route(tenant=loaded, is_public=False)
 
     @staticmethod
     def _load(host: str) -> tuple[Tenant | None, int]:

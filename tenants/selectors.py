@@ -16,7 +16,9 @@ def tenant_url(*, host: str, request=None) -> str:
 
 def tenant_primary_host(*, tenant: Tenant) -> str | None:
     return (
-        Domain.objects.filter(tenant=tenant, is_primary=True).values_list("domain", flat=True).first()
+        Domain.objects.filter(tenant=tenant, is_primary=True)
+        .values_list("domain", flat=True)
+        .first()
     )
 
 
@@ -27,10 +29,7 @@ def tenant_subdomain(*, tenant: Tenant) -> str:
 def tenant_admin_list() -> QuerySet[Tenant]:
     """Tenants with plan, primary domain and member count, in a single query."""
     primary = Domain.objects.filter(tenant=OuterRef("pk"), is_primary=True).values("domain")[:1]
-    return (
-        Tenant.objects.select_related("plan", "organization")
-        .annotate(
-            member_count=Count("organization__organization_users", distinct=True),
-            primary_domain=Subquery(primary),
-        )
+    return Tenant.objects.select_related("plan", "organization").annotate(
+        member_count=Count("organization__organization_users", distinct=True),
+        primary_domain=Subquery(primary),
     )

@@ -35,7 +35,7 @@ class MeTenantSerializer(serializers.Serializer):
     url = serializers.CharField()
     status = serializers.CharField()
     plan = serializers.CharField()
-    read_only = serializers.BooleanField()
+    read_only = serializers.BooleanField()  # type: ignore[assignment]  # the JSON key
 
 
 class MeOutputSerializer(serializers.Serializer):

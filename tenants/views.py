@@ -35,6 +35,8 @@ def signup(request: HttpRequest) -> HttpResponse:
             return render(request, "tenants/signup_done.html", {"result": result}, status=201)
     status = 400 if request.method == "POST" else 200
     return render(
-        request, "tenants/signup.html", {"form": form, "root_domain": settings.ROOT_DOMAIN},
+        request,
+        "tenants/signup.html",
+        {"form": form, "root_domain": settings.ROOT_DOMAIN},
         status=status,
     )

@@ -42,7 +42,9 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 def _world(subdomain: str) -> TenantWorld:
-    return TenantWorld(subdomain=subdomain, host=f"{subdomain}.localhost", schema_name=f"t_{subdomain}")
+    return TenantWorld(
+        subdomain=subdomain, host=f"{subdomain}.localhost", schema_name=f"t_{subdomain}"
+    )
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from shared_apps.organizations.models import (
 from shared_apps.organizations.roles import Role
 from tenants.models import Domain, SpareSchema, Tenant, TenantEvent, TenantStatus
 
-PASSWORD = "a-long-test-password"  # noqa: S105
+PASSWORD = "a-long-test-password"
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -34,7 +34,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         inactive = factory.Trait(is_active=False)
 
     @factory.post_generation
-    def _save_password(obj, create, extracted, **kwargs):  # noqa: N805
+    def _save_password(obj, create, extracted, **kwargs):
         if create:
             obj.save(update_fields=["password"])
 

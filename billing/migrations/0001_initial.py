@@ -4,29 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Plan',
+            name="Plan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=32, unique=True)),
-                ('name', models.CharField(max_length=80)),
-                ('stripe_price_id', models.CharField(blank=True, max_length=255)),
-                ('monthly_price_cents', models.PositiveIntegerField(default=0)),
-                ('max_members', models.PositiveIntegerField(blank=True, null=True)),
-                ('max_products', models.PositiveIntegerField(blank=True, null=True)),
-                ('max_orders_per_month', models.PositiveIntegerField(blank=True, null=True)),
-                ('is_public', models.BooleanField(default=True, help_text='Offered on the sign-up form')),
-                ('sort_order', models.PositiveSmallIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=32, unique=True)),
+                ("name", models.CharField(max_length=80)),
+                ("stripe_price_id", models.CharField(blank=True, max_length=255)),
+                ("monthly_price_cents", models.PositiveIntegerField(default=0)),
+                ("max_members", models.PositiveIntegerField(blank=True, null=True)),
+                ("max_products", models.PositiveIntegerField(blank=True, null=True)),
+                ("max_orders_per_month", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "is_public",
+                    models.BooleanField(default=True, help_text="Offered on the sign-up form"),
+                ),
+                ("sort_order", models.PositiveSmallIntegerField(default=0)),
             ],
             options={
-                'ordering': ['sort_order', 'code'],
+                "ordering": ["sort_order", "code"],
             },
         ),
     ]

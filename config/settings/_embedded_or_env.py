@@ -6,9 +6,7 @@ from config.settings.base import LOCAL_DIR, database_from_url, env, finish_datab
 _database_url = env("DATABASE_URL", default="")
 DATABASES = {
     "default": finish_database(
-        database_from_url(_database_url)
-        if _database_url
-        else embedded.postgres_settings(LOCAL_DIR)
+        database_from_url(_database_url) if _database_url else embedded.postgres_settings(LOCAL_DIR)
     )
 }
 REDIS_URL = env("REDIS_URL", default="") or embedded.redis_url(LOCAL_DIR)

@@ -33,13 +33,48 @@ TENANT_RESOLUTION_CACHE_SIZE = env.int("TENANT_RESOLUTION_CACHE_SIZE", default=1
 TENANT_SPARE_SCHEMAS = env.int("TENANT_SPARE_SCHEMAS", default=3)
 TENANT_TRIAL_DAYS = env.int("TENANT_TRIAL_DAYS", default=14)
 RESERVED_SUBDOMAINS = frozenset(
-    env.list("RESERVED_SUBDOMAINS", default=[])
-    + [
-        "www", "admin", "api", "app", "static", "media", "mail", "billing", "public",
-        "smtp", "imap", "pop", "ftp", "ns1", "ns2", "dns", "mx", "status", "help",
-        "support", "docs", "blog", "dashboard", "assets", "cdn", "auth", "login",
-        "signup", "account", "accounts", "root", "system", "internal", "dev",
-        "staging", "test", "demo", "webhooks", "stripe", "information-schema",
+    [
+        *env.list("RESERVED_SUBDOMAINS", default=[]),
+        "www",
+        "admin",
+        "api",
+        "app",
+        "static",
+        "media",
+        "mail",
+        "billing",
+        "public",
+        "smtp",
+        "imap",
+        "pop",
+        "ftp",
+        "ns1",
+        "ns2",
+        "dns",
+        "mx",
+        "status",
+        "help",
+        "support",
+        "docs",
+        "blog",
+        "dashboard",
+        "assets",
+        "cdn",
+        "auth",
+        "login",
+        "signup",
+        "account",
+        "accounts",
+        "root",
+        "system",
+        "internal",
+        "dev",
+        "staging",
+        "test",
+        "demo",
+        "webhooks",
+        "stripe",
+        "information-schema",
     ]
 )
 
@@ -147,8 +182,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]

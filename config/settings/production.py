@@ -1,7 +1,13 @@
 """Production: every secret comes from the environment, with no default."""
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import cache_settings, celery_broker_url, database_from_url, env, finish_database
+from config.settings.base import (
+    cache_settings,
+    celery_broker_url,
+    database_from_url,
+    env,
+    finish_database,
+)
 
 SECRET_KEY = env("SECRET_KEY")
 ROOT_DOMAIN = env("ROOT_DOMAIN").lower()

@@ -12,7 +12,10 @@ TENANT_SPARE_SCHEMAS = 2
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
     "DEFAULT_THROTTLE_RATES": {
-        "user": "100000/min", "anon": "100000/min", "signup": "100000/min", "login": "100000/min",
+        "user": "100000/min",
+        "anon": "100000/min",
+        "signup": "100000/min",
+        "login": "100000/min",
     },
 }
 WHITENOISE_USE_FINDERS = True

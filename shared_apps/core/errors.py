@@ -10,7 +10,7 @@ class ErrorCode:
     MALFORMED_JSON = "malformed_json"
     NOT_AUTHENTICATED = "not_authenticated"
     AUTHENTICATION_FAILED = "authentication_failed"
-    TOKEN_NOT_VALID = "token_not_valid"
+    TOKEN_NOT_VALID = "token_not_valid"  # noqa: S105 - an error code, not a secret
     PERMISSION_DENIED = "permission_denied"
     NOT_A_MEMBER = "not_a_member"
     NOT_FOUND = "not_found"
@@ -38,7 +38,7 @@ class Message:
         "An account with this email already exists; sign up with its password to reuse it."
     )
     PAYLOAD_TOO_LARGE = "The request body is too large."
-    TOKEN_OTHER_TENANT = "This token was not issued for this organisation."
+    TOKEN_OTHER_TENANT = "This token was not issued for this organisation."  # noqa: S105
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:

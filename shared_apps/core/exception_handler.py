@@ -48,7 +48,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
-            detail=exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+            detail=exc.message_dict
+            if hasattr(exc, "error_dict")
+            else {"non_field_errors": exc.messages}
         )
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -66,8 +68,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         )
         return response
 
-    detail = getattr(exc, "detail", "")
-    message = str(detail.get("detail", detail)) if isinstance(detail, dict) else str(detail)
+    if not isinstance(exc, exceptions.APIException):  # pragma: no cover - DRF handles only these
+        return response
+    raw: Any = exc.detail
+    message = str(raw.get("detail", raw)) if isinstance(raw, dict) else str(raw)
     if isinstance(exc, exceptions.ParseError):
         message = Message.MALFORMED_JSON
     response.data = error_body(_code_for(exc), message)

@@ -16,9 +16,13 @@ logger = logging.getLogger(__name__)
 @functools.cache
 def _shared_migrations_on_disk() -> frozenset[tuple[str, str]]:
     """Every migration of the shared (public-schema) apps. Code does not change at run time."""
-    shared_labels = {
-        app.rsplit(".", 1)[-1] for app in settings.SHARED_APPS
-    } | {"accounts", "organizations", "core", "tenants", "billing"}
+    shared_labels = {app.rsplit(".", 1)[-1] for app in settings.SHARED_APPS} | {
+        "accounts",
+        "organizations",
+        "core",
+        "tenants",
+        "billing",
+    }
     loader = MigrationLoader(None, ignore_no_migrations=True)
     return frozenset(key for key in loader.disk_migrations if key[0] in shared_labels)
 

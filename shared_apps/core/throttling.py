@@ -34,7 +34,8 @@ class ScopedIPThrottle(SimpleRateThrottle):
 
     def get_rate(self) -> str | None:
         # Read the settings now, not at import, so an override applies at once.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope or "")
+        return None if rate is None else str(rate)
 
     def allow_request(self, request, view):
         self.scope = getattr(view, "throttle_scope", None)

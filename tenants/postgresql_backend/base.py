@@ -8,6 +8,8 @@ generation, so the cache is validated for free (see ``tenants.resolution``).
 
 from __future__ import annotations
 
+from typing import cast
+
 from django_tenants.postgresql_backend.base import (
     DatabaseWrapper as TenantDatabaseWrapper,
 )
@@ -17,6 +19,13 @@ ROUTE_SQL = (
     "SELECT set_config('search_path', %s, false), "
     "(SELECT generation FROM public.tenants_routinggeneration WHERE id = 1)"
 )
+
+
+def tenant_connection() -> DatabaseWrapper:
+    """``django.db.connection``, typed as this backend (it is the only one configured)."""
+    from django.db import connection
+
+    return cast("DatabaseWrapper", connection)
 
 
 class DatabaseWrapper(TenantDatabaseWrapper):
@@ -33,9 +42,7 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         self._setting_search_path = True
         try:
             with self.cursor() as cursor:
-                cursor.execute(
-                    ROUTE_SQL, [",".join(quote_schema_name(s) for s in search_paths)]
-                )
+                cursor.execute(ROUTE_SQL, [",".join(quote_schema_name(s) for s in search_paths)])
                 generation = cursor.fetchone()[1]
         finally:
             self._setting_search_path = False

@@ -21,7 +21,7 @@ PRODUCTION_ENV = {
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env={**base, "DJANGO_SETTINGS_MODULE": "config.settings.production", **env},

@@ -11,8 +11,17 @@ from tests.factories import PASSWORD
 
 def test_create_tenant_uses_the_signup_service(db, capsys):
     call_command(
-        "create_tenant", "--name", "Kappa", "--subdomain", "kappa",
-        "--owner-email", "k@kappa.test", "--owner-password", PASSWORD, "--plan", "pro",
+        "create_tenant",
+        "--name",
+        "Kappa",
+        "--subdomain",
+        "kappa",
+        "--owner-email",
+        "k@kappa.test",
+        "--owner-password",
+        PASSWORD,
+        "--plan",
+        "pro",
     )
     tenant = Tenant.objects.get(subdomain="kappa")
     assert tenant.plan.code == "pro" and tenant.schema_name == "t_kappa"
@@ -22,13 +31,27 @@ def test_create_tenant_uses_the_signup_service(db, capsys):
 def test_create_tenant_reports_errors(db):
     with pytest.raises(CommandError, match="subdomain_taken"):
         call_command(
-            "create_tenant", "--name", "A", "--subdomain", "alpha",
-            "--owner-email", "new@alpha.test", "--owner-password", PASSWORD,
+            "create_tenant",
+            "--name",
+            "A",
+            "--subdomain",
+            "alpha",
+            "--owner-email",
+            "new@alpha.test",
+            "--owner-password",
+            PASSWORD,
         )
     with pytest.raises(CommandError, match="subdomain: That subdomain is reserved"):
         call_command(
-            "create_tenant", "--name", "A", "--subdomain", "www",
-            "--owner-email", "new@alpha.test", "--owner-password", PASSWORD,
+            "create_tenant",
+            "--name",
+            "A",
+            "--subdomain",
+            "www",
+            "--owner-email",
+            "new@alpha.test",
+            "--owner-password",
+            PASSWORD,
         )
 
 
@@ -41,10 +64,14 @@ def test_seed_demo_is_idempotent_and_prints_logins(db, capsys):
     for subdomain in ("acme", "globex"):
         tenant = Tenant.objects.get(subdomain=subdomain)
         roles = dict(
-            OrganizationUser.objects.filter(organization=tenant.organization)
-            .values_list("user__email", "role")
+            OrganizationUser.objects.filter(organization=tenant.organization).values_list(
+                "user__email", "role"
+            )
         )
-        assert roles == {f"owner@{subdomain}.example": "owner", f"member@{subdomain}.example": "member"}
+        assert roles == {
+            f"owner@{subdomain}.example": "owner",
+            f"member@{subdomain}.example": "member",
+        }
     assert User.objects.get(email="admin@tessera.localhost").is_superuser
 
 

@@ -71,7 +71,9 @@ def test_read_only_tenants_refuse_writes_with_402_but_allow_reads(alpha, status)
     response = client.post("/api/v1/data/")
     assert response.status_code == 402
     assert error_of(response) == {
-        "code": ErrorCode.TENANT_SUSPENDED, "message": Message.TENANT_SUSPENDED, "fields": {},
+        "code": ErrorCode.TENANT_SUSPENDED,
+        "message": Message.TENANT_SUSPENDED,
+        "fields": {},
     }
     assert client.post("/api/v1/billing-like/").status_code == 201
 

@@ -63,7 +63,10 @@ def test_provisioning_creates_everything_from_a_spare(db):
     assert result.domain.domain == "gamma.localhost" and result.domain.is_primary
     assert result.user_created and result.user.check_password(PASSWORD)
     assert result.membership.role == "owner"
-    assert OrganizationOwner.objects.get(organization=tenant.organization).organization_user == result.membership
+    assert (
+        OrganizationOwner.objects.get(organization=tenant.organization).organization_user
+        == result.membership
+    )
     assert schema_exists("t_gamma") and not schema_exists(spare_name)
     assert "django_session" in table_names("t_gamma")
     assert SpareSchema.objects.count() == spares_before - 1

@@ -181,8 +181,10 @@ def _statements(world, path="/api/v1/me/") -> int:
 def _middleware_with(replacement: str) -> list[str]:
     from django.conf import settings
 
-    return [replacement if m == "tenants.middleware.TenantRoutingMiddleware" else m
-            for m in settings.MIDDLEWARE]
+    return [
+        replacement if m == "tenants.middleware.TenantRoutingMiddleware" else m
+        for m in settings.MIDDLEWARE
+    ]
 
 
 @pytest.mark.parametrize("path", ["/api/v1/me/", "/api/v1/members/"])

@@ -93,7 +93,9 @@ def test_malformed_json_is_400(public_client):
     response = public_client.post(SIGNUP, data="{not json", content_type="application/json")
     assert response.status_code == 400
     assert error_of(response) == {
-        "code": ErrorCode.MALFORMED_JSON, "message": Message.MALFORMED_JSON, "fields": {},
+        "code": ErrorCode.MALFORMED_JSON,
+        "message": Message.MALFORMED_JSON,
+        "fields": {},
     }
 
 

@@ -29,7 +29,9 @@ def live_url(django_db_setup, django_db_blocker):
     from django.test.testcases import LiveServerThread, _StaticFilesHandler
 
     with django_db_blocker.unblock():
-        thread = LiveServerThread("localhost", _StaticFilesHandler, connections_override=None, port=0)
+        thread = LiveServerThread(
+            "localhost", _StaticFilesHandler, connections_override=None, port=0
+        )
         thread.daemon = True
         thread.start()
         thread.is_ready.wait()

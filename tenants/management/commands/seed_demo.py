@@ -29,13 +29,18 @@ class Command(BaseCommand):
             owner_email = f"owner@{subdomain}.example"
             member_email = f"member@{subdomain}.example"
             with transaction.atomic():
-                domain = Domain.objects.filter(domain=tenant_host(subdomain)).select_related(
-                    "tenant"
-                ).first()
+                domain = (
+                    Domain.objects.filter(domain=tenant_host(subdomain))
+                    .select_related("tenant")
+                    .first()
+                )
                 if domain is None:
                     tenant = tenant_provision(
-                        name=name, subdomain=subdomain, owner_email=owner_email,
-                        owner_password=DEMO_PASSWORD, plan_code=plan,
+                        name=name,
+                        subdomain=subdomain,
+                        owner_email=owner_email,
+                        owner_password=DEMO_PASSWORD,
+                        plan_code=plan,
                     ).tenant
                 else:
                     tenant = domain.tenant
@@ -43,7 +48,8 @@ class Command(BaseCommand):
                     User.objects.create_user(email=member_email, password=DEMO_PASSWORD)
                 )
                 OrganizationUser.objects.get_or_create(
-                    organization_id=tenant.organization_id, user=member,
+                    organization_id=tenant.organization_id,
+                    user=member,
                     defaults={"role": Role.MEMBER},
                 )
             base = f"http://{tenant_host(subdomain)}:{port}"

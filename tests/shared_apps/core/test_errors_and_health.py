@@ -63,18 +63,24 @@ def test_throttled_is_429_with_retry_after(alpha, settings):
 
     rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**rates, "login": "2/min"},
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**rates, "login": "2/min"},
     }
     cache.clear()
     client = host_client(alpha.host)
     body = {"email": "x@y.test", "password": "nope"}
-    statuses = [client.post("/api/v1/auth/token/", body, format="json").status_code for _ in range(3)]
+    statuses = [
+        client.post("/api/v1/auth/token/", body, format="json").status_code for _ in range(3)
+    ]
     assert statuses == [401, 401, 429]
     response = client.post("/api/v1/auth/token/", body, format="json")
     assert error_of(response)["code"] == ErrorCode.THROTTLED
     assert int(response["Retry-After"]) > 0
     # The counter is per tenant: beta's login endpoint is untouched.
-    assert host_client("beta.localhost").post("/api/v1/auth/token/", body, format="json").status_code == 401
+    assert (
+        host_client("beta.localhost").post("/api/v1/auth/token/", body, format="json").status_code
+        == 401
+    )
     cache.clear()
 
 
