@@ -120,8 +120,9 @@ def stop(local_dir: Path) -> None:
     if pid_file.exists():
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid_file.read_text().strip()), 15)
-    data_dir = local_dir / "pg"
-    if (data_dir / "postmaster.pid").exists():
-        import pgserver
-
-        pgserver.get_server(str(data_dir), cleanup_mode="stop").cleanup()
+    # pgserver only stops when no registered process remains, and processes killed by a
+    # signal (honcho on Ctrl-C) never unregister: signal the postmaster ourselves.
+    postmaster = local_dir / "pg" / "postmaster.pid"
+    if postmaster.exists():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(postmaster.read_text().splitlines()[0]), 2)  # SIGINT: fast shutdown

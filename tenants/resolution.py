@@ -4,8 +4,8 @@ The cache maps a host name to ``(tenant, generation)``. A database trigger bumps
 ``RoutingGeneration`` whenever any tenant or domain row changes; the per-request routing
 statement (``DatabaseWrapper.route_to``) returns the current generation, and an entry
 loaded under an older generation is discarded and reloaded. So a hit costs one SQL
-statement (which also sets the search_path), a miss costs two, and no process serves a
-moved domain or a suspended tenant from a stale entry.
+statement (which also sets the search_path), and no process serves a moved domain, a
+suspended tenant or a changed plan from a stale entry.
 """
 
 from __future__ import annotations
@@ -61,46 +61,58 @@ def public_hosts() -> frozenset[str]:
 
 
 class TenantResolver:
-    """Bounded, thread-safe, generation-checked host → tenant cache (one per process)."""
+    """Bounded, thread-safe, generation-checked host → tenant cache (one per process).
 
-    def __init__(self, maxsize: int) -> None:
+    Known hosts and unknown hosts are kept in separate LRUs, so a flood of random Host
+    headers can evict only other unknown hosts, never a tenant. Statements per request:
+    a cached host (known or unknown) costs 1, a first sight 3, a stale entry 4.
+    """
+
+    def __init__(self, maxsize: int, unknown_maxsize: int = 1024) -> None:
         self._entries: LRUCache[str, tuple[Tenant, int]] = LRUCache(maxsize=maxsize)
+        self._unknown: LRUCache[str, int] = LRUCache(maxsize=unknown_maxsize)
         self._lock = threading.Lock()
         self._public = FakeTenant(schema_name=get_public_schema_name())
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._unknown.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def route(self, host: str | None) -> Route:
         """Resolve ``host`` and switch the connection to its schema (public if unknown)."""
+        db = tenant_connection()
         if host is None:
-            tenant_connection().route_to(self._public)
+            db.route_to(self._public)
             return NOT_FOUND
         if host in public_hosts():
-            tenant_connection().route_to(self._public)
+            db.route_to(self._public)
             return Route(tenant=None, is_public=True)
 
         with self._lock:
             cached = self._entries.get(host)
-        if cached is not None:
-            tenant, loaded_at = cached
-            generation = tenant_connection().route_to(tenant)
+            unknown_at = self._unknown.get(host) if cached is None else None
+        if cached is not None or unknown_at is not None:
+            tenant, loaded_at = cached if cached is not None else (None, unknown_at)
+            generation = db.route_to(tenant if tenant is not None else self._public)
             if generation == loaded_at:
-                return Route(tenant=tenant, is_public=False)
+                return Route(tenant=tenant, is_public=False) if tenant else NOT_FOUND
             # Something changed since this entry was loaded; everything cached may be stale.
             self.clear()
 
-        tenant_connection().route_to(self._public)
+        db.route_to(self._public)
         loaded, generation = self._load(host)
+        with self._lock:
+            if loaded is None:
+                self._unknown[host] = generation
+            else:
+                self._entries[host] = (loaded, generation)
         if loaded is None:
             return NOT_FOUND
-        with self._lock:
-            self._entries[host] = (loaded, generation)
-        tenant_connection().route_to(loaded)
+        db.route_to(loaded)
         return Route(tenant=loaded, is_public=False)
 
     @staticmethod
@@ -113,10 +125,17 @@ class TenantResolver:
             .first()
         )
         if domain is None:
-            return None, 0
+            return None, _current_generation()
         tenant = domain.tenant
         tenant.domain_url = host
         return tenant, int(domain._generation or 0)
+
+
+def _current_generation() -> int:
+    with tenant_connection().cursor() as cursor:
+        cursor.execute(_GENERATION_SQL)
+        row = cursor.fetchone()
+    return int(row[0] if row and row[0] is not None else 0)
 
 
 resolver = TenantResolver(maxsize=getattr(settings, "TENANT_RESOLUTION_CACHE_SIZE", 10_000))

@@ -226,3 +226,31 @@ def test_resolver_singleton_is_used_by_the_middleware(alpha):
     resolver.clear()
     bearer_client(alpha).get("/api/v1/me/")
     assert len(resolver) >= 1
+
+
+def test_unknown_host_is_remembered_until_a_domain_is_added(alpha):
+    client = host_client("late.example.test")
+    assert client.get("/api/v1/me/").status_code == 404
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/me/").status_code == 404
+    assert len(queries) == 1  # the routing statement only: no lookup for a known-unknown host
+    Domain.objects.create(domain="late.example.test", tenant=alpha.tenant, is_primary=False)
+    assert bearer_client(alpha, host="late.example.test").get("/api/v1/me/").status_code == 200
+
+
+def test_flood_of_unknown_hosts_does_not_evict_tenants(alpha):
+    small = TenantResolver(maxsize=2, unknown_maxsize=2)
+    assert small.route(alpha.host).tenant is not None
+    for n in range(10):
+        assert not small.route(f"random{n}.example.test").found
+    assert len(small) == 1
+    connection.set_schema_to_public()
+
+
+def test_plan_change_is_seen_by_the_next_request(alpha):
+    from billing.models import Plan
+
+    client = bearer_client(alpha)
+    assert client.get("/api/v1/me/").json()["tenant"]["plan"] == "starter"
+    Plan.objects.filter(code="starter").update(code="starter-2025")
+    assert client.get("/api/v1/me/").json()["tenant"]["plan"] == "starter-2025"

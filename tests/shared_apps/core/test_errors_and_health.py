@@ -128,3 +128,10 @@ def test_readyz_fails_when_database_is_down(monkeypatch):
     response = host_client("localhost").get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["database"] == "database unavailable"
+
+
+@pytest.mark.parametrize("host", ["localhost", "alpha.localhost", "unknown.example"])
+def test_static_files_are_served_on_any_host_without_routing(db, host, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = host_client(host).get("/static/admin/css/base.css")
+    assert response.status_code == 200
