@@ -1,6 +1,6 @@
 from config.settings._embedded_or_env import DATABASES, REDIS_URL  # noqa: F401
 from config.settings.base import *  # noqa: F403
-from config.settings.base import cache_settings, celery_broker_url
+from config.settings.base import cache_settings, celery_broker_url, env
 
 ROOT_DOMAIN = "localhost"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -20,3 +20,5 @@ REST_FRAMEWORK = {
 }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Lets several test runs share one PostgreSQL server (e.g. parallel checkouts).
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_tessera")}
