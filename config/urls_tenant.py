@@ -4,7 +4,6 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from shared_apps.organizations.apis import MemberDetailApi, MemberListApi
 from tenants.apis import MeApi, SessionApi, TokenObtainApi, TokenRefreshApi
 from tenants.permissions import PublicEndpoint
 
@@ -17,8 +16,11 @@ api_v1 = [
     path("auth/token/refresh/", TokenRefreshApi.as_view(), name="token-refresh"),
     path("auth/session/", SessionApi.as_view(), name="session"),
     path("me/", MeApi.as_view(), name="me"),
-    path("members/", MemberListApi.as_view(), name="member-list"),
-    path("members/<int:member_id>/", MemberDetailApi.as_view(), name="member-detail"),
+    path("", include("shared_apps.organizations.urls")),
+    path("", include("tenant_apps.catalog.urls")),
+    path("", include("tenant_apps.orders.urls")),
+    path("", include("tenant_apps.exports.urls")),
+    path("", include("tenant_apps.audit.urls")),
     path(
         "schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[PublicEndpoint]),

@@ -37,7 +37,8 @@ def current_membership(request) -> Membership | None:
 class IsTenantMember(BasePermission):
     """Active member of this tenant with the role the view asks for.
 
-    Views set ``read_role`` (default viewer) and ``write_role`` (default member);
+    Views set ``read_role`` (default viewer) and ``write_role`` (default member), or
+    ``action_roles`` per viewset action;
     ``writes_allowed_when_read_only = True`` lets a view accept writes from a suspended
     tenant (billing endpoints, so an owner can pay).
     """
@@ -52,8 +53,10 @@ class IsTenantMember(BasePermission):
         if membership is None:
             raise exceptions.PermissionDenied(Message.NOT_A_MEMBER, code=ErrorCode.NOT_A_MEMBER)
         is_read = request.method in SAFE_METHODS
-        needed = getattr(view, "read_role" if is_read else "write_role", None) or (
-            Role.VIEWER if is_read else Role.MEMBER
+        needed = (
+            getattr(view, "action_roles", {}).get(getattr(view, "action", None))
+            or getattr(view, "read_role" if is_read else "write_role", None)
+            or (Role.VIEWER if is_read else Role.MEMBER)
         )
         if not membership.role.at_least(needed):
             raise exceptions.PermissionDenied(

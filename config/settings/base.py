@@ -102,6 +102,7 @@ SHARED_APPS = [
 # one host names a row that simply does not exist in any other tenant's schema.
 TENANT_APPS = [
     "django.contrib.sessions",
+    "tenant_apps.audit",
     "tenant_apps.catalog",
     "tenant_apps.orders",
     "tenant_apps.exports",
@@ -210,7 +211,14 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "shared_apps.core.exception_handler.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "shared_apps.core.openapi.TesseraAutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "shared_apps.core.pagination.TenantCursorPagination",
+    "PAGE_SIZE": 25,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
     "DEFAULT_THROTTLE_CLASSES": [
         "shared_apps.core.throttling.TenantUserRateThrottle",
         "shared_apps.core.throttling.TenantAnonRateThrottle",
@@ -239,6 +247,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ProductStatusEnum": "tenant_apps.catalog.models.ProductStatus",
+        "OrderStatusEnum": "tenant_apps.orders.models.OrderStatus",
+        "ExportStatusEnum": "tenant_apps.exports.models.ExportStatus",
+        "RoleEnum": "shared_apps.organizations.roles.Role",
+    },
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 

@@ -5,3 +5,8 @@ class CoreConfig(AppConfig):
     name = "shared_apps.core"
     label = "core"
     verbose_name = "Core"
+
+    def ready(self) -> None:
+        from shared_apps.core.observability import connect_celery_signals
+
+        connect_celery_signals()

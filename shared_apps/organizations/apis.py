@@ -1,24 +1,114 @@
-from django.shortcuts import get_object_or_404
+"""Members and invitations of the request's tenant."""
+
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
-from rest_framework.request import Request
+from rest_framework import status
+from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from shared_apps.core.viewsets import (
+    CreateModelMixin,
+    DestroyModelMixin,
+    ListModelMixin,
+    RetrieveModelMixin,
+    TenantViewSet,
+    UpdateModelMixin,
+)
+from shared_apps.organizations import services
+from shared_apps.organizations.models import OrganizationInvitation
+from shared_apps.organizations.roles import Role
 from shared_apps.organizations.selectors import member_list
-from shared_apps.organizations.serializers import MemberOutputSerializer
-from tenants.authentication import request_tenant
+from shared_apps.organizations.serializers import (
+    InvitationAcceptSerializer,
+    InvitationInputSerializer,
+    InvitationOutputSerializer,
+    MemberOutputSerializer,
+    MemberRoleInputSerializer,
+)
+from tenants.authentication import CredentialsInBody, request_tenant
+from tenants.permissions import PublicEndpoint
 
 
-class MemberListApi(APIView):
-    @extend_schema(responses=MemberOutputSerializer(many=True))
-    def get(self, request: Request) -> Response:
-        members = member_list(tenant=request_tenant(request))
-        return Response(MemberOutputSerializer(members, many=True).data)
+class MemberViewSet(
+    ListModelMixin, RetrieveModelMixin, UpdateModelMixin, DestroyModelMixin, TenantViewSet
+):
+    """Everyone reads the member list; admins and owners change roles and remove members
+    (members may remove themselves: the service checks who acts on whom)."""
+
+    output_serializer_class = MemberOutputSerializer
+    update_serializer_class = MemberRoleInputSerializer
+    input_serializer_class = MemberRoleInputSerializer
+    write_role = Role.ADMIN
+    # Leaving is open to every member; the service decides who may remove whom.
+    action_roles = {"destroy": Role.VIEWER}
+    filter_backends: list = []
+    ordering = ["created"]
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def select(self):
+        return member_list(tenant=request_tenant(self.request))
+
+    def update_object(self, obj, data):
+        return services.member_change_role(
+            tenant=request_tenant(self.request),
+            membership=obj,
+            role=data["role"],
+            acting_user=self.request.user,
+        )
+
+    def delete_object(self, obj):
+        services.member_remove(
+            tenant=request_tenant(self.request), membership=obj, acting_user=self.request.user
+        )
 
 
-class MemberDetailApi(APIView):
-    @extend_schema(responses=MemberOutputSerializer)
-    def get(self, request: Request, member_id: int) -> Response:
-        # Scoped by the tenant's organisation: another tenant's membership id is a 404.
-        member = get_object_or_404(member_list(tenant=request_tenant(request)), pk=member_id)
-        return Response(MemberOutputSerializer(member).data)
+class InvitationViewSet(ListModelMixin, CreateModelMixin, DestroyModelMixin, TenantViewSet):
+    output_serializer_class = InvitationOutputSerializer
+    input_serializer_class = InvitationInputSerializer
+    read_role = Role.ADMIN
+    write_role = Role.ADMIN
+    filter_backends: list = []
+    ordering = ["-created"]
+
+    def select(self):
+        tenant = request_tenant(self.request)
+        return OrganizationInvitation.objects.filter(
+            organization_id=tenant.organization_id
+        ).select_related("invited_by")
+
+    def create_object(self, data):
+        issued = services.invitation_create(
+            tenant=request_tenant(self.request),
+            email=data["email"],
+            role=data["role"],
+            acting_user=self.request.user,
+            accept_url=self.request.build_absolute_uri(reverse("invitation-accept")),
+        )
+        return issued.invitation
+
+    def delete_object(self, obj):
+        services.invitation_revoke(invitation=obj, acting_user=self.request.user)
+
+    @extend_schema(
+        request=InvitationAcceptSerializer, responses={201: MemberOutputSerializer}, auth=[]
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="accept",
+        url_name="accept",
+        permission_classes=[PublicEndpoint],
+        authentication_classes=[CredentialsInBody],
+    )
+    def accept(self, request):
+        """Accept an invitation with its token (no sign-in needed: the token is the proof)."""
+        data = self.validated(InvitationAcceptSerializer)
+        user = request._request.user if request._request.user.is_authenticated else None
+        membership = services.invitation_accept(
+            tenant=request_tenant(request),
+            token=data["token"],
+            password=data.get("password", ""),
+            full_name=data.get("full_name", ""),
+            authenticated_user=user,
+        )
+        return Response(MemberOutputSerializer(membership).data, status=status.HTTP_201_CREATED)

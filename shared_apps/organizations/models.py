@@ -47,4 +47,26 @@ class OrganizationOwner(AbstractOrganizationOwner):
 
 
 class OrganizationInvitation(AbstractOrganizationInvitation):
+    """An invitation to join a tenant. Only a SHA-256 of its token is stored; the token
+    itself travels once, in the email, and works once, before ``expires_at``."""
+
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(AbstractOrganizationInvitation.Meta):
+        ordering = ["-created"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=[r.value for r in Role]), name="org_invite_role_valid"
+            ),
+        ]
+
+    @property
+    def is_pending(self) -> bool:
+        from django.utils import timezone
+
+        return self.accepted_at is None and (
+            self.expires_at is None or self.expires_at > timezone.now()
+        )

@@ -25,28 +25,33 @@ pytestmark = [
 
 
 @pytest.fixture
-def live_url(django_db_setup, django_db_blocker):
-    from django.test.testcases import LiveServerThread, _StaticFilesHandler
+def committed_cleanup(django_db_setup, django_db_blocker):
+    """Torn down after ``db`` has rolled back: deletes what the live server committed."""
+    yield
+    from shared_apps.accounts.models import User
+    from tenants.models import Tenant
+    from tenants.services import tenant_destroy
 
     with django_db_blocker.unblock():
-        thread = LiveServerThread(
-            "localhost", _StaticFilesHandler, connections_override=None, port=0
-        )
-        thread.daemon = True
-        thread.start()
-        thread.is_ready.wait()
-        if thread.error:
-            raise thread.error
-        yield f"http://localhost:{thread.port}"
-        thread.terminate()
         connection.set_schema_to_public()
-        from shared_apps.accounts.models import User
-        from tenants.models import Tenant
-        from tenants.services import tenant_destroy
-
         for tenant in Tenant.objects.filter(subdomain="zeta-browser"):
             tenant_destroy(tenant=tenant)
         User.objects.filter(email="zeta@browser.test").delete()
+
+
+@pytest.fixture
+def live_url(committed_cleanup, db):
+    """A live server on its own database connection (it sees only committed data)."""
+    from django.test.testcases import LiveServerThread, _StaticFilesHandler
+
+    thread = LiveServerThread("localhost", _StaticFilesHandler, connections_override=None, port=0)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    yield f"http://localhost:{thread.port}"
+    thread.terminate()
 
 
 def test_signup_form_in_chromium_gives_a_working_tenant(live_url):

@@ -1,0 +1,91 @@
+"""Base viewsets for tenant APIs: parse input, call one service or selector, render output.
+
+They are tenant-scoped by default through DRF's default permission
+(``tenants.permissions.IsTenantMember``). Subclasses name their serializers and the
+services to call; business rules stay in the services.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from rest_framework import status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+
+class TenantViewSet(viewsets.GenericViewSet):
+    # Ids are integers: anything else is a 404 at the URL, never a 500 in the query.
+    lookup_value_converter = "int"
+    output_serializer_class: type[BaseSerializer]
+    list_serializer_class: type[BaseSerializer] | None = None
+    input_serializer_class: type[BaseSerializer] | None = None
+    update_serializer_class: type[BaseSerializer] | None = None
+
+    def get_serializer_class(self):
+        if self.action == "list" and self.list_serializer_class is not None:
+            return self.list_serializer_class
+        return self.output_serializer_class
+
+    def select(self) -> QuerySet:
+        raise NotImplementedError
+
+    def get_queryset(self) -> QuerySet:
+        return self.select()
+
+    def validated(self, serializer_class: type[BaseSerializer], *, partial: bool = False) -> dict:
+        serializer = serializer_class(
+            data=self.request.data, partial=partial, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def render(self, obj: Any, *, status_code: int = status.HTTP_200_OK) -> Response:
+        return Response(
+            self.output_serializer_class(obj, context=self.get_serializer_context()).data,
+            status=status_code,
+        )
+
+
+class ListModelMixin:
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
+        page = self.paginate_queryset(queryset)  # type: ignore[attr-defined]
+        serializer = self.get_serializer(page, many=True)  # type: ignore[attr-defined]
+        return self.get_paginated_response(serializer.data)  # type: ignore[attr-defined]
+
+
+class RetrieveModelMixin:
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        return self.render(self.get_object())  # type: ignore[attr-defined]
+
+
+class CreateModelMixin:
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        data = self.validated(self.input_serializer_class)  # type: ignore[attr-defined]
+        obj = self.create_object(data)
+        return self.render(obj, status_code=status.HTTP_201_CREATED)  # type: ignore[attr-defined]
+
+    def create_object(self, data: dict) -> Model:
+        raise NotImplementedError
+
+
+class UpdateModelMixin:
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.update_serializer_class or self.input_serializer_class  # type: ignore[attr-defined]
+        data = self.validated(serializer, partial=True)  # type: ignore[attr-defined]
+        return self.render(self.update_object(self.get_object(), data))  # type: ignore[attr-defined]
+
+    def update_object(self, obj: Model, data: dict) -> Model:
+        raise NotImplementedError
+
+
+class DestroyModelMixin:
+    def destroy(self, request: Request, *args, **kwargs) -> Response:
+        self.delete_object(self.get_object())  # type: ignore[attr-defined]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def delete_object(self, obj: Model) -> None:
+        raise NotImplementedError

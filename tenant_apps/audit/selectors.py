@@ -1,0 +1,7 @@
+from django.db.models import QuerySet
+
+from tenant_apps.audit.models import AuditEntry
+
+
+def audit_entry_list() -> QuerySet[AuditEntry]:
+    return AuditEntry.objects.select_related("actor")

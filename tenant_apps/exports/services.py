@@ -1,0 +1,107 @@
+"""Exports: requested through the API, written by a Celery task into the tenant's storage."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from datetime import timedelta
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from tenant_apps.audit.services import audit_record
+from tenant_apps.exports.models import Export, ExportKind, ExportStatus
+from tenant_apps.orders.models import Order
+from tenants.storage import tenant_path
+
+logger = logging.getLogger(__name__)
+
+ORDER_COLUMNS = ["id", "created", "status", "customer_name", "customer_email", "items", "total"]
+
+
+@transaction.atomic
+def export_request(*, kind: str, acting_user) -> Export:
+    """Record the request and queue the work once the row is committed (→ 202)."""
+    from tenant_apps.exports.tasks import run_export
+
+    export = Export.objects.create(kind=kind, requested_by=acting_user)
+    audit_record(
+        actor=acting_user, action="export.requested", target=export, changes={"kind": kind}
+    )
+    transaction.on_commit(lambda: run_export.delay(export.pk))
+    return export
+
+
+def _orders_csv() -> tuple[bytes, int]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(ORDER_COLUMNS)
+    rows = 0
+    queryset = (
+        Order.objects.select_related("customer")
+        .order_by("id")
+        .values_list("id", "created", "status", "customer__name", "customer__email", "total")
+    )
+    from django.db.models import Count
+
+    item_counts = dict(Order.objects.annotate(n=Count("items")).values_list("id", "n"))
+    for order_id, created, status, name, email, total in queryset.iterator(chunk_size=2000):
+        writer.writerow(
+            [
+                order_id,
+                created.isoformat(),
+                status,
+                name,
+                email,
+                item_counts.get(order_id, 0),
+                total,
+            ]
+        )
+        rows += 1
+    return buffer.getvalue().encode(), rows
+
+
+_WRITERS = {ExportKind.ORDERS_CSV: _orders_csv}
+
+
+def export_run(*, export_id: int) -> Export | None:
+    """Produce the file for an export (idempotent: a finished export is left alone)."""
+    with transaction.atomic():
+        export = Export.objects.select_for_update().filter(pk=export_id).first()
+        if export is None or export.status in (ExportStatus.DONE, ExportStatus.FAILED):
+            return export
+        export.status = ExportStatus.RUNNING
+        export.save(update_fields=["status"])
+    try:
+        content, rows = _WRITERS[ExportKind(export.kind)]()
+        path = default_storage.save(
+            tenant_path("exports", f"{export.uuid}.csv"), ContentFile(content)
+        )
+    except Exception as exc:
+        logger.exception("export %s failed", export.pk)
+        export.status = ExportStatus.FAILED
+        export.error = str(exc)[:1000]
+        export.finished = timezone.now()
+        export.save(update_fields=["status", "error", "finished"])
+        return export
+    export.status = ExportStatus.DONE
+    export.file_path = path
+    export.row_count = rows
+    export.finished = timezone.now()
+    export.save(update_fields=["status", "file_path", "row_count", "finished"])
+    return export
+
+
+def export_cleanup(*, older_than: timedelta = timedelta(days=7)) -> int:
+    """Delete exports (rows and files) older than ``older_than`` in the active tenant."""
+    cutoff = timezone.now() - older_than
+    removed = 0
+    for export in Export.objects.filter(created__lt=cutoff).iterator():
+        if export.file_path:
+            default_storage.delete(export.file_path)
+        export.delete()
+        removed += 1
+    return removed

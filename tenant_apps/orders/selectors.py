@@ -1,0 +1,64 @@
+"""Order and customer reads; aggregates are computed in the database."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Avg, Count, DecimalField, Prefetch, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, TruncMonth
+
+from tenant_apps.orders.models import REVENUE_STATUSES, Customer, Order, OrderItem, OrderStatus
+
+_ZERO = Value(Decimal("0.00"), output_field=DecimalField(max_digits=14, decimal_places=2))
+_REVENUE = Q(status__in=REVENUE_STATUSES)
+
+
+def customer_list() -> QuerySet[Customer]:
+    """Customers with their number of orders and total spent (revenue orders only)."""
+    return Customer.objects.annotate(
+        order_count=Count("orders", filter=Q(orders__status__in=REVENUE_STATUSES)),
+        total_spent=Coalesce(
+            Sum("orders__total", filter=Q(orders__status__in=REVENUE_STATUSES)), _ZERO
+        ),
+    )
+
+
+def order_list() -> QuerySet[Order]:
+    return Order.objects.select_related("customer").annotate(item_count=Count("items"))
+
+
+def order_detail_queryset() -> QuerySet[Order]:
+    return order_list().prefetch_related(
+        Prefetch("items", queryset=OrderItem.objects.select_related("product"))
+    )
+
+
+def order_summary() -> dict:
+    totals = Order.objects.aggregate(
+        order_count=Count("id", filter=_REVENUE),
+        revenue=Coalesce(Sum("total", filter=_REVENUE), _ZERO),
+        paid_revenue=Coalesce(Sum("total", filter=Q(status=OrderStatus.PAID)), _ZERO),
+        refund_count=Count("id", filter=Q(status=OrderStatus.REFUNDED)),
+        canceled_count=Count("id", filter=Q(status=OrderStatus.CANCELED)),
+        average_order_value=Coalesce(Avg("total", filter=_REVENUE), _ZERO),
+    )
+    totals["average_order_value"] = Decimal(totals["average_order_value"]).quantize(Decimal("0.01"))
+    return totals
+
+
+def order_monthly_revenue(*, months: int = 12) -> list[dict]:
+    rows = (
+        Order.objects.filter(_REVENUE)
+        .annotate(month=TruncMonth("created"))
+        .values("month")
+        .annotate(revenue=Sum("total"), order_count=Count("id"))
+        .order_by("-month")[:months]
+    )
+    return [
+        {
+            "month": row["month"].date().isoformat()[:7],
+            "revenue": row["revenue"],
+            "order_count": row["order_count"],
+        }
+        for row in reversed(list(rows))
+    ]
