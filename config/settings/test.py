@@ -1,4 +1,4 @@
-from config.settings._embedded_or_env import DATABASES, REDIS_URL  # noqa: F401
+from config.settings._embedded_or_env import DATABASES, REDIS_URL
 from config.settings.base import *  # noqa: F403
 from config.settings.base import cache_settings, celery_broker_url, env
 

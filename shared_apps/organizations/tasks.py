@@ -16,10 +16,11 @@ def send_invitation_email(invitation_id: int, accept_link: str) -> bool:
     if invitation is None:
         return False
     inviter = invitation.invited_by.email if invitation.invited_by else "Someone"
+    organization = invitation.organization.name
     send_mail(
         subject=f"You're invited to {invitation.organization.name} on Tessera",
         message=(
-            f"{inviter} invited you to join {invitation.organization.name} as {invitation.role}.\n\n"
+            f"{inviter} invited you to join {organization} as {invitation.role}.\n\n"
             f"Accept the invitation (valid until {invitation.expires_at:%Y-%m-%d %H:%M} UTC) by "
             f"sending this link's token to POST /api/v1/invitations/accept/:\n\n{accept_link}\n"
         ),
