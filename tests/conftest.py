@@ -73,3 +73,12 @@ def _connection_starts_on_public():
     connection.set_schema_to_public()
     yield
     connection.set_schema_to_public()
+
+
+@pytest.fixture
+def in_alpha(alpha):
+    """Run the test body inside alpha's schema (as a request or task would)."""
+    tenant = alpha.tenant
+    connection.set_tenant(tenant)
+    yield tenant
+    connection.set_schema_to_public()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import factory
 from django.utils import timezone
 
@@ -150,3 +152,83 @@ class TenantEventFactory(factory.django.DjangoModelFactory):
     actor = factory.SubFactory(UserFactory)
     action = "tenant.status_changed"
     detail = factory.LazyFunction(dict)
+
+
+# Tenant-schema models: create them with the connection on a tenant (fixture in_alpha).
+
+
+class CategoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "catalog.Category"
+
+    name = factory.Sequence(lambda n: f"Category {n}")
+    slug = factory.Sequence(lambda n: f"category-{n}")
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "catalog.Product"
+
+    name = factory.Sequence(lambda n: f"Product {n}")
+    slug = factory.Sequence(lambda n: f"product-{n}")
+    price = Decimal("10.00")
+    stock = 10
+    status = "active"
+    category = factory.SubFactory(CategoryFactory)
+
+    class Params:
+        draft = factory.Trait(status="draft")
+        archived = factory.Trait(status="archived")
+        sold_out = factory.Trait(stock=0)
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "orders.Customer"
+
+    name = factory.Faker("name")
+    email = factory.Sequence(lambda n: f"customer{n}@shop.test")
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "orders.Order"
+
+    customer = factory.SubFactory(CustomerFactory)
+    total = Decimal("0.00")
+    status = "placed"
+
+    class Params:
+        paid = factory.Trait(status="paid")
+        canceled = factory.Trait(status="canceled")
+        refunded = factory.Trait(status="refunded")
+
+
+class OrderItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "orders.OrderItem"
+
+    order = factory.SubFactory(OrderFactory)
+    product = factory.SubFactory(ProductFactory)
+    quantity = 1
+    unit_price = factory.SelfAttribute("product.price")
+    line_total = factory.LazyAttribute(lambda o: o.unit_price * o.quantity)
+
+
+class ExportFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "exports.Export"
+
+    kind = "orders_csv"
+
+    class Params:
+        done = factory.Trait(status="done")
+
+
+class AuditEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "audit.AuditEntry"
+
+    action = "product.created"
+    object_type = "catalog.product"
+    object_id = "1"

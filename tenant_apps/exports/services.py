@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from tenant_apps.audit.services import audit_record
@@ -41,25 +42,14 @@ def _orders_csv() -> tuple[bytes, int]:
     writer.writerow(ORDER_COLUMNS)
     rows = 0
     queryset = (
-        Order.objects.select_related("customer")
+        Order.objects.annotate(item_count=Count("items"))
         .order_by("id")
-        .values_list("id", "created", "status", "customer__name", "customer__email", "total")
-    )
-    from django.db.models import Count
-
-    item_counts = dict(Order.objects.annotate(n=Count("items")).values_list("id", "n"))
-    for order_id, created, status, name, email, total in queryset.iterator(chunk_size=2000):
-        writer.writerow(
-            [
-                order_id,
-                created.isoformat(),
-                status,
-                name,
-                email,
-                item_counts.get(order_id, 0),
-                total,
-            ]
+        .values_list(
+            "id", "created", "status", "customer__name", "customer__email", "item_count", "total"
         )
+    )
+    for order_id, created, status, name, email, items, total in queryset.iterator(2000):
+        writer.writerow([order_id, created.isoformat(), status, name, email, items, total])
         rows += 1
     return buffer.getvalue().encode(), rows
 

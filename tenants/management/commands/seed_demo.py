@@ -3,10 +3,12 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django_tenants.utils import tenant_context
 
 from shared_apps.accounts.models import User
 from shared_apps.organizations.models import OrganizationUser
 from shared_apps.organizations.roles import Role
+from tenant_apps.demo import seed_tenant_demo
 from tenants.models import Domain
 from tenants.naming import tenant_host
 from tenants.provisioning import tenant_provision
@@ -52,6 +54,9 @@ class Command(BaseCommand):
                     user=member,
                     defaults={"role": Role.MEMBER},
                 )
+                owner = User.objects.get(email=owner_email)
+                with tenant_context(tenant):
+                    seed_tenant_demo(owner=owner, seed=len(subdomain))
             base = f"http://{tenant_host(subdomain)}:{port}"
             lines += [
                 f"  {name}: {base}/api/v1/me/   (docs: {base}/api/v1/docs/)",
