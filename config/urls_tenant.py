@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from tenants.apis import MeApi, SessionApi, TokenObtainApi, TokenRefreshApi
 from tenants.permissions import PublicEndpoint
@@ -28,7 +28,8 @@ api_v1 = [
     ),
     path(
         "docs/",
-        SpectacularSwaggerView.as_view(
+        # The split view serves its init script from this URL: no inline script (CSP).
+        SpectacularSwaggerSplitView.as_view(
             url_name="schema", authentication_classes=[], permission_classes=[PublicEndpoint]
         ),
         name="docs",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import login, logout
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.request import Request
@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared_apps.core.errors import ErrorCode
+from shared_apps.core.lockout import login_authenticate
 from shared_apps.organizations.selectors import membership_for
 from tenants.authentication import (
     BAD_CREDENTIALS,
@@ -70,9 +71,9 @@ class SessionApi(TenantPublicAPIView):
         serializer = SessionLoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         tenant = request_tenant(request)
-        user = authenticate(
+        user = login_authenticate(
             request._request,
-            username=serializer.validated_data["email"],
+            email=serializer.validated_data["email"],
             password=serializer.validated_data["password"],
         )
         if user is None or membership_for(user_id=user.pk, tenant=tenant) is None:

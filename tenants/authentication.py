@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import authenticate
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import BaseAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -19,6 +18,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from shared_apps.core.errors import ErrorCode, Message
+from shared_apps.core.lockout import login_authenticate
 from shared_apps.organizations.selectors import Membership, membership_for
 
 TENANT_CLAIM = "tenant_id"
@@ -83,7 +83,9 @@ class TokenObtainSerializer(serializers.Serializer):
     def validate(self, attrs):
         request = self.context["request"]
         tenant = request_tenant(request)
-        user = authenticate(request._request, username=attrs["email"], password=attrs["password"])
+        user = login_authenticate(
+            request._request, email=attrs["email"], password=attrs["password"]
+        )
         if user is None or membership_for(user_id=user.pk, tenant=tenant) is None:
             # Same answer for a wrong password and a non-member: membership is not leaked.
             raise exceptions.AuthenticationFailed(

@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 LOCAL_DIR = BASE_DIR / ".local"
@@ -111,7 +112,11 @@ INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
 MIDDLEWARE = [
+    # First: X-Request-ID in and out, and the log/Sentry context, for every response.
+    "shared_apps.core.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Health checks and static files answer on any host, before (and without) routing.
     "shared_apps.core.middleware.HealthCheckMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -169,7 +174,15 @@ def cache_settings(redis_url: str) -> dict:
             "KEY_FUNCTION": "django_tenants.cache.make_key",
             "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
+        },
+        # Keys shared by every tenant, with no schema prefix (login lockout counts per
+        # account and per client address across all hosts).
+        "shared": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "shared",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        },
     }
 
 
@@ -231,6 +244,16 @@ REST_FRAMEWORK = {
         "login": env("THROTTLE_LOGIN_RATE", default="30/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Proxies in front of the app that append to X-Forwarded-For (1 behind the AWS ALB).
+    # 0 ignores the header, so a client cannot pick the address it is throttled under.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+}
+# Failed password logins (token and session endpoints) locked out per account and per
+# client address; see shared_apps/core/lockout.py.
+LOGIN_LOCKOUT = {
+    "ACCOUNT_FAILURES": env.int("LOGIN_LOCKOUT_ACCOUNT_FAILURES", default=10),
+    "IP_FAILURES": env.int("LOGIN_LOCKOUT_IP_FAILURES", default=50),
+    "WINDOW_SECONDS": env.int("LOGIN_LOCKOUT_WINDOW_SECONDS", default=900),
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
@@ -256,6 +279,43 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+
+# Security headers on every response ------------------------------------------------------
+# Scripts only from our own origin (Swagger UI uses the split view, with no inline
+# script). Inline styles stay allowed: Swagger UI and the admin set style attributes.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+# Powerful browser features this product never uses are switched off for every page.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+}
 
 # Stripe (billing issue) ---------------------------------------------------------------
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
@@ -302,17 +362,37 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# Logging: one line per record.
+# Logging: one line per record, JSON by default (LOG_FORMAT=plain for humans), each with
+# the request id, tenant schema and user id of the request or task that wrote it.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "shared_apps.core.observability.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "shared_apps.core.observability.JsonFormatter"},
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s "
+            "[request=%(request_id)s tenant=%(tenant)s user=%(user_id)s] %(message)s"
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},
     },
 }
+# Workers keep the logging above (JSON with task context) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# Sentry is initialised by the deployed settings (production, staging) when a DSN is set.
 SENTRY_DSN = env("SENTRY_DSN", default="")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+SENTRY_RELEASE = env("SENTRY_RELEASE", default="")

@@ -7,6 +7,6 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        from shared_apps.core.observability import connect_celery_signals
+        from shared_apps.core.observability import connect_signals
 
-        connect_celery_signals()
+        connect_signals()

@@ -9,8 +9,8 @@ One context per unit of work (a web request or a Celery task) lives in a context
   not guess.
 * Celery: ``before_task_publish`` copies the request id and user id into the message
   headers; ``task_prerun``/``task_postrun`` bind them around the task in the worker. The
-  tenant of a task is the schema its connection is on (tenant-schemas-celery switches
-  it before the task runs).
+  tenant of a task is the one ``tenants.tasking`` runs it in (``shared_apps.core.context``),
+  else the schema its connection is on.
 * ``JsonFormatter`` writes one JSON object per line with ``request_id``, ``tenant``
   and ``user_id``; ``ContextFilter`` adds the same fields for the plain format.
 * ``sentry_init`` turns Sentry on when a DSN is set: Django and Celery integrations,
@@ -23,6 +23,7 @@ import logging
 import re
 import time
 import uuid
+import warnings
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
@@ -31,12 +32,15 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.functional import LazyObject, empty
 from pythonjsonlogger.json import JsonFormatter as _LibraryJsonFormatter
 
+from shared_apps.core import context as shared_context
+
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_META = "HTTP_X_REQUEST_ID"
 # Accepted from clients and proxies as is; anything else is replaced by our own id, so a
 # log line can never be forged or split by a crafted header.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+=@-]{0,127}$")
-# Celery message headers carrying the context into workers.
+# Celery message headers carrying the context into workers (the request id header is the
+# one tenants.tasking stamps too).
 TASK_REQUEST_ID_HEADER = "tessera_request_id"
 TASK_USER_ID_HEADER = "tessera_user_id"
 PUBLIC_TENANT = "public"
@@ -98,19 +102,19 @@ def _connection_schema() -> str | None:
 def current_context() -> dict[str, str | None]:
     """``request_id``, ``tenant`` (schema name) and ``user_id`` of the current unit of work."""
     unit = _current.get()
+    request_id = shared_context.request_id.get() or (unit.request_id if unit else None)
+    tenant = shared_context.tenant_schema.get()  # set while tenants.tasking runs a task
     if unit is None:
-        return {"request_id": None, "tenant": None, "user_id": None}
+        return {"request_id": request_id, "tenant": tenant, "user_id": None}
     if unit.request is not None:
         return {
-            "request_id": unit.request_id,
-            "tenant": _tenant_of_request(unit.request),
+            "request_id": request_id,
+            "tenant": tenant or _tenant_of_request(unit.request),
             "user_id": _user_id_of_request(unit.request),
         }
-    return {
-        "request_id": unit.request_id,
-        "tenant": _connection_schema() if unit.in_task else None,
-        "user_id": unit.user_id,
-    }
+    if tenant is None and unit.in_task:
+        tenant = _connection_schema()
+    return {"request_id": request_id, "tenant": tenant, "user_id": unit.user_id}
 
 
 def bind(
@@ -143,32 +147,35 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = accepted_request_id(request.META.get(REQUEST_ID_META)) or new_request_id()
         request.request_id = request_id  # type: ignore[attr-defined]
-        token = bind(request_id=request_id, request=request)
+        # Unbound on ``request_finished``, not here: Django logs 4xx/5xx ("django.request")
+        # after the middleware chain has returned, and those lines need the context too.
+        bind(request_id=request_id, request=request)
+        shared_context.request_id.set(request_id)  # what tenants.tasking stamps on tasks
         started = time.perf_counter()
-        try:
-            response = self.get_response(request)
-            response[REQUEST_ID_HEADER] = request_id
-            level = (
-                logging.DEBUG if request.path_info.rstrip("/") in self.QUIET_PATHS else logging.INFO
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        level = logging.DEBUG if request.path_info.rstrip("/") in self.QUIET_PATHS else logging.INFO
+        if access_logger.isEnabledFor(level):
+            access_logger.log(
+                level,
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "host": request.META.get("HTTP_HOST"),
+                },
             )
-            if access_logger.isEnabledFor(level):
-                access_logger.log(
-                    level,
-                    "%s %s %s",
-                    request.method,
-                    request.path,
-                    response.status_code,
-                    extra={
-                        "method": request.method,
-                        "path": request.path,
-                        "status": response.status_code,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                        "host": request.META.get("HTTP_HOST"),
-                    },
-                )
-            return response
-        finally:
-            unbind(token)
+        return response
+
+
+def _on_request_finished(**_: Any) -> None:
+    _current.set(None)
+    shared_context.request_id.set(None)
 
 
 # Celery ---------------------------------------------------------------------------------
@@ -217,9 +224,13 @@ def _on_task_postrun(task_id: str | None = None, **_: Any) -> None:
             _current.set(None)
 
 
-def connect_celery_signals() -> None:
-    """Carry the context into tasks (called from the core app's ``ready``)."""
+def connect_signals() -> None:
+    """Unbind requests when they finish; carry the context into Celery tasks. Called from
+    the core app's ``ready``."""
     from celery import signals
+    from django.core.signals import request_finished
+
+    request_finished.connect(_on_request_finished, dispatch_uid="tessera-observability")
 
     signals.before_task_publish.connect(_on_before_task_publish, weak=False)
     signals.task_prerun.connect(_on_task_prerun, weak=False)
@@ -294,6 +305,8 @@ def sentry_init(
     from sentry_sdk.integrations.django import DjangoIntegration
     from sentry_sdk.integrations.logging import LoggingIntegration
 
+    # PII off, said explicitly even though the SDK now spells it ``data_collection`` and
+    # warns about the old name: the legacy switch also keeps its event scrubber on.
     options: dict[str, Any] = {
         "dsn": dsn,
         "environment": environment,
@@ -305,11 +318,15 @@ def sentry_init(
         ],
         "send_default_pii": False,
         "max_request_body_size": "never",
+        # Locals can hold tenants' customer data; tracebacks and tags are enough.
+        "include_local_variables": False,
         "traces_sample_rate": traces_sample_rate,
         "before_send": _tag_event,
         "before_send_transaction": _tag_event,
     }
     if transport is not None:
         options["transport"] = transport
-    sentry_sdk.init(**options)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*send_default_pii.*deprecated")
+        sentry_sdk.init(**options)
     return True

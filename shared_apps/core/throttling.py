@@ -3,10 +3,31 @@
 The cache's KEY_FUNCTION already prefixes every key with the active schema; these
 classes also put the schema in the identity, so the key is tenant-specific even if a
 different key function is configured.
+
+Throttles fail open: while Redis is unreachable they let requests through (and log a
+warning) instead of turning every API request into a 500. A rate limit is a guard
+against abuse, not a reason to take the API down with the cache.
 """
 
+import logging
+
+from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
+
+logger = logging.getLogger(__name__)
+
+# What a cache outage raises through Django's Redis backend.
+CACHE_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError)
+
+
+class FailOpenThrottleMixin:
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)  # type: ignore[misc]
+        except CACHE_ERRORS as exc:
+            logger.warning("throttle skipped, cache unavailable: %s", exc)
+            return True
 
 
 def _tenant_part(request) -> str:
@@ -14,19 +35,19 @@ def _tenant_part(request) -> str:
     return tenant.schema_name if tenant is not None else "public"
 
 
-class TenantUserRateThrottle(UserRateThrottle):
+class TenantUserRateThrottle(FailOpenThrottleMixin, UserRateThrottle):
     def get_cache_key(self, request, view):
         key = super().get_cache_key(request, view)
         return f"{key}:{_tenant_part(request)}" if key else None
 
 
-class TenantAnonRateThrottle(AnonRateThrottle):
+class TenantAnonRateThrottle(FailOpenThrottleMixin, AnonRateThrottle):
     def get_cache_key(self, request, view):
         key = super().get_cache_key(request, view)
         return f"{key}:{_tenant_part(request)}" if key else None
 
 
-class ScopedIPThrottle(SimpleRateThrottle):
+class ScopedIPThrottle(FailOpenThrottleMixin, SimpleRateThrottle):
     """Per client address and tenant, for a view's ``throttle_scope`` (signup, login)."""
 
     def __init__(self) -> None:  # rate resolved per view in allow_request

@@ -1,0 +1,114 @@
+"""Lock out password logins after repeated failures, per account and per client address.
+
+Every failed password check on a login endpoint (JWT token, session login) counts
+against the account (the email typed, whether or not it exists) and against the client
+address. When either count reaches its limit inside the window, further attempts are
+refused with ``429 throttled`` and a ``Retry-After`` until ``WINDOW_SECONDS`` after the
+last counted failure, without checking the password. A successful login clears the
+account's count (not the address's: one valid account must not reset an attacker's
+budget for the others).
+
+Counts live in the ``shared`` cache (no tenant prefix): users are global (ADR 0002), so
+an account is locked on every tenant host at once. Like the throttles, the lockout
+fails open while Redis is down, and says so in the log.
+
+Settings: ``LOGIN_LOCKOUT = {"ACCOUNT_FAILURES", "IP_FAILURES", "WINDOW_SECONDS"}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core.cache import caches
+from rest_framework import exceptions
+from rest_framework.throttling import BaseThrottle
+
+from shared_apps.core.errors import ErrorCode
+from shared_apps.core.throttling import CACHE_ERRORS
+
+logger = logging.getLogger(__name__)
+
+CACHE_ALIAS = "shared"
+LOCKED_OUT_MESSAGE = "Too many failed sign-in attempts. Try again later."
+
+
+class LoginLockedOut(exceptions.Throttled):
+    default_detail = LOCKED_OUT_MESSAGE
+    default_code = ErrorCode.THROTTLED
+
+
+def _limits() -> tuple[int, int, int]:
+    config: dict[str, Any] = settings.LOGIN_LOCKOUT
+    return (
+        int(config["ACCOUNT_FAILURES"]),
+        int(config["IP_FAILURES"]),
+        int(config["WINDOW_SECONDS"]),
+    )
+
+
+def _keys(request, email: str) -> dict[str, str]:
+    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    address = BaseThrottle().get_ident(request) or "unknown"
+    return {"account": f"lockout:account:{account}", "ip": f"lockout:ip:{address}"}
+
+
+def _wait_seconds(request, email: str) -> float | None:
+    """Seconds until the account or address is unlocked; None when neither is locked."""
+    account_limit, ip_limit, window = _limits()
+    keys = _keys(request, email)
+    limits = {keys["account"]: account_limit, keys["ip"]: ip_limit}
+    cache = caches[CACHE_ALIAS]
+    values = cache.get_many([*limits, *(f"{key}:last" for key in limits)])
+    now = time.time()
+    waits = [
+        values.get(f"{key}:last", now) + window - now
+        for key, limit in limits.items()
+        if values.get(key, 0) >= limit
+    ]
+    return max(max(waits), 1.0) if waits else None
+
+
+def _count_failure(request, email: str) -> None:
+    window = _limits()[2]
+    cache = caches[CACHE_ALIAS]
+    now = time.time()
+    for key in _keys(request, email).values():
+        cache.add(key, 0, timeout=window)
+        try:
+            cache.incr(key)  # atomic in Redis: concurrent failures are all counted
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=window)
+        cache.touch(key, timeout=window)  # the lock lasts a window after the last failure
+        cache.set(f"{key}:last", now, timeout=window)
+
+
+def login_authenticate(request, *, email: str, password: str):
+    """``authenticate()`` guarded by the lockout: the user, or None for bad credentials.
+
+    Raises ``LoginLockedOut`` (429 with ``Retry-After``) while the account or the client
+    address is locked; the password is not even checked then.
+    """
+    try:
+        wait = _wait_seconds(request, email)
+    except CACHE_ERRORS as exc:
+        logger.warning("login lockout skipped, cache unavailable: %s", exc)
+        wait = None
+    if wait is not None:
+        logger.warning("login refused: locked out for %ss", math.ceil(wait))
+        raise LoginLockedOut(wait=wait)
+
+    user = authenticate(request, username=email, password=password)
+    try:
+        if user is None:
+            _count_failure(request, email)
+        else:
+            caches[CACHE_ALIAS].delete(_keys(request, email)["account"])
+    except CACHE_ERRORS as exc:
+        logger.warning("login lockout not recorded, cache unavailable: %s", exc)
+    return user
