@@ -6,15 +6,23 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 STAMP := $(VENV)/.installed
+# checkov (tests/ops scans terraform/ with it) has its own venv: its pins clash with the app's.
+CHECKOV_VENV := $(VENV)/tools/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: install run test bench lint format migrate stop clean
 
-install: $(STAMP)
+install: $(STAMP) $(CHECKOV_STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
+
+$(CHECKOV_STAMP): terraform/requirements-checkov.lock
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r terraform/requirements-checkov.lock
+	touch $(CHECKOV_STAMP)
 
 migrate: install
 	$(PY) manage.py migrate_schemas --executor=standard -v 0
@@ -35,6 +43,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(PY) manage.py makemigrations --check --dry-run
+	$(CHECKOV_VENV)/bin/checkov -d terraform --framework terraform --quiet --compact --skip-download
 
 format: install
 	$(VENV)/bin/ruff check --fix .
