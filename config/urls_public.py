@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import path
 
+from billing.webhooks import stripe_webhook
 from tenants.apis import SignupApi
 from tenants.views import landing, signup
 
@@ -15,5 +16,6 @@ urlpatterns = [
     path("", landing, name="landing"),
     path("signup/", signup, name="signup"),
     path("api/v1/signup/", SignupApi.as_view(), name="api-signup"),
+    path("billing/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path(settings.DJANGO_ADMIN_URL, admin.site.urls),
 ]

@@ -21,6 +21,7 @@ api_v1 = [
     path("", include("tenant_apps.orders.urls")),
     path("", include("tenant_apps.exports.urls")),
     path("", include("tenant_apps.audit.urls")),
+    path("", include("billing.urls")),
     path(
         "schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[PublicEndpoint]),

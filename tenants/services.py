@@ -60,4 +60,6 @@ def tenant_destroy(*, tenant: Tenant) -> None:
     Tenant.objects.filter(pk=tenant.pk).delete()
     organization.delete()
     with connection.cursor() as cursor:
+        # Run deferred FK checks now: a table with pending trigger events cannot be dropped.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE')

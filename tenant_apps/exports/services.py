@@ -95,3 +95,11 @@ def export_cleanup(*, older_than: timedelta = timedelta(days=7)) -> int:
         export.delete()
         removed += 1
     return removed
+
+
+def export_final(*, kind: str) -> str:
+    """Write a last export of the active tenant before it is deleted; returns its path.
+    Kept under ``tenants/<schema>/final/``, outside the exports that clean-up removes."""
+    content, _ = _WRITERS[ExportKind(kind)]()
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
+    return default_storage.save(tenant_path("final", f"{kind}-{stamp}.csv"), ContentFile(content))

@@ -1,0 +1,61 @@
+"""Tenant-host billing endpoints. They stay writable for read-only tenants: an owner of a
+suspended tenant must be able to pay."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing import services
+from billing.selectors import billing_overview
+from billing.serializers import (
+    BillingOverviewSerializer,
+    CheckoutInputSerializer,
+    SessionUrlSerializer,
+)
+from shared_apps.organizations.roles import Role
+from tenants.authentication import request_tenant
+
+
+def _app_url(request: Request, path: str = "/api/v1/billing/") -> str:
+    return request.build_absolute_uri(path)
+
+
+class BillingApi(APIView):
+    @extend_schema(responses=BillingOverviewSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(
+            BillingOverviewSerializer(billing_overview(tenant=request_tenant(request))).data
+        )
+
+
+class CheckoutApi(APIView):
+    write_role = Role.OWNER
+    writes_allowed_when_read_only = True
+
+    @extend_schema(request=CheckoutInputSerializer, responses=SessionUrlSerializer)
+    def post(self, request: Request) -> Response:
+        data = CheckoutInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = services.checkout_session_create(
+            tenant=request_tenant(request),
+            plan_code=data.validated_data["plan"],
+            success_url=_app_url(request) + "?checkout=success",
+            cancel_url=_app_url(request) + "?checkout=canceled",
+            request_key=request.headers.get("Idempotency-Key"),
+        )
+        return Response({"url": session.url})
+
+
+class PortalApi(APIView):
+    write_role = Role.OWNER
+    writes_allowed_when_read_only = True
+
+    @extend_schema(request=None, responses=SessionUrlSerializer)
+    def post(self, request: Request) -> Response:
+        session = services.portal_session_create(
+            tenant=request_tenant(request),
+            return_url=_app_url(request),
+            request_key=request.headers.get("Idempotency-Key"),
+        )
+        return Response({"url": session.url})

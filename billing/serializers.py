@@ -1,0 +1,43 @@
+from rest_framework import serializers
+
+
+class PlanBriefSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    monthly_price_cents = serializers.IntegerField()
+
+
+class PlanOfferSerializer(PlanBriefSerializer):
+    purchasable = serializers.BooleanField()
+
+
+class LimitsSerializer(serializers.Serializer):
+    members = serializers.IntegerField(allow_null=True)
+    products = serializers.IntegerField(allow_null=True)
+    orders_per_month = serializers.IntegerField(allow_null=True)
+
+
+class SubscriptionSerializer(serializers.Serializer):
+    status = serializers.CharField(allow_blank=True)
+    current_period_end = serializers.DateTimeField(allow_null=True)
+
+
+class BillingOverviewSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField()
+    message = serializers.CharField(allow_blank=True)
+    status = serializers.CharField()
+    read_only = serializers.BooleanField()
+    trial_ends_at = serializers.DateTimeField(allow_null=True)
+    plan = PlanBriefSerializer()
+    limits = LimitsSerializer(help_text="null means unlimited")
+    usage = LimitsSerializer()
+    subscription = SubscriptionSerializer()
+    plans = PlanOfferSerializer(many=True)
+
+
+class CheckoutInputSerializer(serializers.Serializer):
+    plan = serializers.CharField(max_length=32)
+
+
+class SessionUrlSerializer(serializers.Serializer):
+    url = serializers.URLField()

@@ -1,0 +1,68 @@
+"""Billing background work: webhook processing, metering and deadlines (billing queue)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.utils import timezone
+
+from billing import services
+from billing.models import WebhookEvent, WebhookEventStatus
+from tenants.context import current_tenant
+from tenants.tasking import public_task, tenant_task
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_MAX_ATTEMPTS = 10
+
+
+@public_task(
+    queue="billing",
+    autoretry_for=(Exception,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=WEBHOOK_MAX_ATTEMPTS,
+)
+def process_webhook_event(event_id: int) -> str | None:
+    event = services.webhook_event_process(event_id=event_id)
+    return event.status if event else None
+
+
+@public_task(queue="billing")
+def requeue_stuck_webhook_events() -> int:
+    """Re-send events left pending (broker down at receipt) or failed (retries spent)."""
+    cutoff = timezone.now() - dt.timedelta(minutes=2)
+    stuck = WebhookEvent.objects.filter(
+        status__in=[WebhookEventStatus.PENDING, WebhookEventStatus.FAILED],
+        received_at__lt=cutoff,
+        attempts__lt=WEBHOOK_MAX_ATTEMPTS,
+    ).values_list("pk", flat=True)[:500]
+    count = 0
+    for event_id in stuck:
+        process_webhook_event.delay(event_id)
+        count += 1
+    return count
+
+
+@tenant_task(queue="billing", writes=False)
+def enforce_billing_deadlines(*, period: str) -> bool:
+    """Per tenant (fan-out): trial expiry and the past-due grace period."""
+    return services.billing_deadlines_enforce(tenant=current_tenant())
+
+
+@tenant_task(queue="billing", writes=False)
+def meter_usage(*, period: str) -> int | None:
+    """Per tenant (fan-out, daily): report yesterday's orders to Stripe exactly once."""
+    if not services.billing_enabled():
+        return None
+    day = dt.date.fromisoformat(period[:10]) - dt.timedelta(days=1)
+    report = services.usage_report(tenant=current_tenant(), day=day)
+    return report.quantity if report else None
+
+
+@public_task(queue="billing")
+def purge_canceled_tenants() -> list[str]:
+    """Canceled tenants past their retention period: keep a final export, drop the schema."""
+    return services.canceled_tenants_purge()
