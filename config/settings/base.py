@@ -150,6 +150,9 @@ ASGI_APPLICATION = "config.asgi.application"
 # Database and Redis -------------------------------------------------------------------
 DATABASE_ENGINE = "tenants.postgresql_backend"
 CONN_MAX_AGE = env.int("CONN_MAX_AGE", default=60)
+# New connections are retried this long while PostgreSQL restarts or fails over (see
+# tenants/postgresql_backend); 0 fails at once.
+DATABASE_CONNECT_RETRY_SECONDS = env.float("DATABASE_CONNECT_RETRY_SECONDS", default=5.0)
 
 
 def database_from_url(url: str) -> dict:

@@ -8,8 +8,11 @@ generation, so the cache is validated for free (see ``tenants.resolution``).
 
 from __future__ import annotations
 
+import time
 from typing import cast
 
+import psycopg
+from django.conf import settings
 from django_tenants.postgresql_backend.base import (
     DatabaseWrapper as TenantDatabaseWrapper,
 )
@@ -29,6 +32,22 @@ def tenant_connection() -> DatabaseWrapper:
 
 
 class DatabaseWrapper(TenantDatabaseWrapper):
+    def get_new_connection(self, conn_params):
+        """Connect, retrying for up to ``DATABASE_CONNECT_RETRY_SECONDS`` while the server
+        restarts or fails over, so that a request arriving then waits instead of failing:
+        a restart costs only the queries in flight (CONN_HEALTH_CHECKS replaces the
+        connections it broke)."""
+        deadline = time.monotonic() + getattr(settings, "DATABASE_CONNECT_RETRY_SECONDS", 0)
+        delay = 0.05
+        while True:
+            try:
+                return super().get_new_connection(conn_params)
+            except psycopg.OperationalError:
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+
     def route_to(self, tenant) -> int:
         """Switch this connection to ``tenant`` now and return the routing generation.
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import runpy
+import shutil
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -59,3 +62,62 @@ def load_gunicorn_config(environ: dict[str, str] | None = None) -> SimpleNamespa
 @pytest.fixture(scope="session")
 def gunicorn() -> SimpleNamespace:
     return load_gunicorn_config()
+
+
+# checkov ------------------------------------------------------------------------------------
+# One run per session, started in the background as soon as collection shows a test needs
+# it, so its few seconds overlap with the rest of the suite (the machine has two cores).
+
+CHECKOV_KEY = pytest.StashKey[subprocess.Popen | None]()
+
+
+def _checkov_command() -> list[str] | None:
+    local = ROOT / ".venv" / "tools" / "checkov" / "bin" / "checkov"
+    executable = str(local) if local.exists() else shutil.which("checkov")
+    if executable is None:
+        return None
+    return [
+        executable,
+        "--directory",
+        str(ROOT / "terraform"),
+        "--framework",
+        "terraform",
+        "--compact",
+        "--skip-download",
+        "--output",
+        "json",
+    ]
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    process = None
+    if any("checkov_report" in getattr(item, "fixturenames", ()) for item in items):
+        command = _checkov_command()
+        if command is not None:
+            process = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
+            )
+    config.stash[CHECKOV_KEY] = process
+
+
+def pytest_unconfigure(config) -> None:
+    process = config.stash.get(CHECKOV_KEY, None)
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def checkov_report(pytestconfig) -> dict:
+    """checkov's JSON report on terraform/ (terraform framework only)."""
+    process = pytestconfig.stash.get(CHECKOV_KEY, None)
+    if process is None:
+        pytest.skip("checkov is not installed: `make install` puts it in .venv/tools/checkov")
+    stdout, stderr = process.communicate(timeout=300)
+    assert stdout.strip(), stderr[-2000:]
+    report = json.loads(stdout)
+    return report[0] if isinstance(report, list) else report

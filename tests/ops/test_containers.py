@@ -240,3 +240,28 @@ def test_deployed_settings_turn_sentry_on_with_a_dsn(settings_module):
         "num_proxies": 1,
     }
     assert {"django", "celery", "logging"} <= set(facts["integrations"])
+
+
+def test_env_example_lists_the_operations_settings():
+    listed = (ROOT / ".env.example").read_text()
+    for name in (
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "ROOT_DOMAIN",
+        "DJANGO_ADMIN_URL",
+        "DATABASE_CONNECT_RETRY_SECONDS",
+        "NUM_PROXIES",
+        "LOGIN_LOCKOUT_ACCOUNT_FAILURES",
+        "LOGIN_LOCKOUT_IP_FAILURES",
+        "LOGIN_LOCKOUT_WINDOW_SECONDS",
+        "LOG_FORMAT",
+        "SENTRY_DSN",
+        "SENTRY_ENVIRONMENT",
+        "SENTRY_RELEASE",
+        "SENTRY_TRACES_SAMPLE_RATE",
+        "GUNICORN_WORKERS",
+        "GUNICORN_THREADS",
+        "FORWARDED_ALLOW_IPS",
+    ):
+        assert f"# {name}=" in listed, name

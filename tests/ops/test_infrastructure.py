@@ -6,10 +6,7 @@ No terraform binary exists here; see tests/ops/terraform_tree.py for how the tre
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 
 import pytest
 
@@ -328,34 +325,6 @@ def test_image_user_and_port_match_the_task_definitions(gunicorn):
 
 
 # checkov -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def checkov_report() -> dict:
-    """One checkov run per session, on terraform/ only, with the terraform framework only."""
-    checkov = ROOT / ".venv" / "tools" / "checkov" / "bin" / "checkov"
-    executable = str(checkov) if checkov.exists() else shutil.which("checkov")
-    if executable is None:
-        pytest.skip("checkov is not installed: `make install` puts it in .venv/tools/checkov")
-    result = subprocess.run(
-        [
-            executable,
-            "--directory",
-            str(TERRAFORM),
-            "--framework",
-            "terraform",
-            "--compact",
-            "--skip-download",
-            "--output",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
-    )
-    report = json.loads(result.stdout)
-    return report[0] if isinstance(report, list) else report
 
 
 def test_checkov_finds_no_failed_check(checkov_report):
