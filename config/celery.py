@@ -1,11 +1,39 @@
-"""Celery application. Tasks queued inside a tenant carry its schema (tenant-schemas-celery)."""
+"""Celery application: Redis broker, JSON only, tenant-aware tasks (ADR 0006).
+
+Every message the app sends is stamped with the sender's tenant and request id
+(``tenants.tasking.stamp_headers``), and every task's base class is
+``tenants.tasking.TenantTask``, which runs it in that tenant's schema and puts the
+connection back on public afterwards. Settings are the ``CELERY_*`` ones in
+``config/settings``; closing stale database connections around each task is done by
+Celery's Django fixup (``close_if_unusable_or_obsolete`` before and after every task).
+"""
+
+from __future__ import annotations
 
 import os
+from typing import Any
 
-from tenant_schemas_celery.app import CeleryApp as TenantAwareCeleryApp
+from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.development")
 
-app = TenantAwareCeleryApp("tessera")
+
+class TesseraCelery(Celery):
+    def send_task(self, name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        from tenants.tasking import stamp_headers
+
+        options["headers"] = stamp_headers(options.get("headers"))
+        return super().send_task(name, args=args, kwargs=kwargs, **options)
+
+
+app = TesseraCelery("tessera", task_cls="tenants.tasking:TenantTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def _results_next_to_the_broker(sender: Celery, **kwargs: Any) -> None:
+    # Chords need a result backend; unless one is configured, keep results in the
+    # broker's Redis (they expire after CELERY_RESULT_EXPIRES).
+    if not sender.conf.result_backend:
+        sender.conf.result_backend = sender.conf.broker_url

@@ -335,14 +335,39 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {
-    "billing.*": {"queue": "billing"},
-    "tenant_apps.exports.*": {"queue": "bulk"},
+# Queue name → options (defaults: a direct exchange and routing key of the same name).
+CELERY_TASK_QUEUES: dict[str, dict] = {"default": {}, "billing": {}, "bulk": {}}
+CELERY_TASK_ROUTES = [
+    "tenants.tasking.route_task",  # the queue given to @tenant_task / @public_task
+    {"billing.*": {"queue": "billing"}, "tenant_apps.exports.*": {"queue": "bulk"}},
+]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Redis hands an unacknowledged message to another worker after this many seconds:
+    # it must exceed the hard time limit and any retry countdown (ADR 0006).
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
 }
+# With acks_late, tasks running when the broker connection drops are redelivered anyway.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_RESULT_EXPIRES = 24 * 3600  # results (kept for chords) live in the broker's Redis
+# A process that walks many schemas opens a fresh database connection after this many
+# (PostgreSQL's per-connection catalog cache grows with every schema touched).
+TENANT_SCHEMAS_PER_CONNECTION = env.int("TENANT_SCHEMAS_PER_CONNECTION", default=100)
+# Periodic jobs over every tenant go through tenants.tasks.run_fanout; the hourly beat
+# of a daily job is idempotent (one run per period) and catches up after beat downtime.
 CELERY_BEAT_SCHEDULE = {
     "replenish-spare-schemas": {
         "task": "tenants.tasks.replenish_spare_schemas",
         "schedule": 300.0,
+    },
+    "clear-expired-sessions": {
+        "task": "tenants.tasks.run_fanout",
+        "schedule": timedelta(hours=1),
+        "kwargs": {
+            "job": "clear-expired-sessions",
+            "task": "tenants.tasks.clear_expired_sessions",
+            "cadence": "daily",
+        },
     },
 }
 

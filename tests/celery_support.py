@@ -1,0 +1,329 @@
+"""A real Celery worker for the background-work tests, on the test database.
+
+The worker is a separate process (``python -m tests.celery_support``, prefork pool),
+so acks_late, reject_on_worker_lost and SIGKILL behave as in production. It connects
+to this run's test database and to the shared (embedded) Redis under a key prefix
+unique to this run: other test runs, and a ``make run`` worker on the same Redis,
+never see this run's messages, and this worker never sees theirs.
+
+Fixtures (import them into a test module):
+
+* ``celery_prefix`` (session) points this process's Celery app at the private prefix.
+* ``worker`` (session) a running worker, shared by every module that uses it.
+* ``committed`` DB access without the per-test transaction (a worker only sees
+  committed data); cleans the background tables and probe rows afterwards. Modules
+  using it mark their tests ``django_db`` and import ``_django_db_helper`` too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PROBE_TABLES_SQL = """
+CREATE TABLE IF NOT EXISTS {schema}.background_probe (
+    id serial PRIMARY KEY, token text NOT NULL, label text NOT NULL,
+    seen_schema text, seen_tenant integer, detail text DEFAULT '',
+    created timestamptz DEFAULT now())
+"""
+AFTER_TABLE_SQL = """
+CREATE TABLE IF NOT EXISTS public.background_after (
+    id serial PRIMARY KEY, task_id text, task_name text, schema_name text, search_path text)
+"""
+
+
+def configure_app(app: Any, *, prefix: str, visibility_timeout: float | None = None) -> None:
+    """Point ``app`` (broker and results) at keys under ``prefix`` and drop pooled
+    connections made with the old settings."""
+    transport = dict(app.conf.broker_transport_options or {})
+    transport["global_keyprefix"] = prefix
+    if visibility_timeout is not None:
+        transport["visibility_timeout"] = visibility_timeout
+        transport["unacked_restore_interval"] = 1
+    app.conf.broker_transport_options = transport
+    app.conf.result_backend_transport_options = {"global_keyprefix": prefix}
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    with contextlib.suppress(AttributeError):
+        del app._local.backend
+    with contextlib.suppress(AttributeError):
+        app.amqp._producer_pool = None
+
+
+def purge_prefix(prefix: str) -> None:
+    """Delete every Redis key of this run (never FLUSHALL: the Redis is shared)."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+    finally:
+        client.close()
+
+
+class Worker:
+    """A ``celery worker`` subprocess on the test database, logging to a file."""
+
+    def __init__(
+        self,
+        *,
+        database: str,
+        prefix: str,
+        concurrency: int = 2,
+        visibility_timeout: float | None = None,
+        queues: str = "default,billing,bulk",
+    ) -> None:
+        self.queues = queues
+        self.database = database
+        self.prefix = prefix
+        self.concurrency = concurrency
+        self.visibility_timeout = visibility_timeout
+        handle, path = tempfile.mkstemp(prefix="tessera-worker-", suffix=".log")
+        os.close(handle)
+        self.log_path = Path(path)
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> Worker:
+        command = [
+            sys.executable,
+            "-m",
+            "tests.celery_support",
+            "--database",
+            self.database,
+            "--prefix",
+            self.prefix,
+            "--concurrency",
+            str(self.concurrency),
+            "--queues",
+            self.queues,
+        ]
+        if self.visibility_timeout is not None:
+            command += ["--visibility-timeout", str(self.visibility_timeout)]
+        offset = self.log_path.stat().st_size
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        wait_for(lambda: " ready." in self.log(offset), timeout=timeout, what="worker ready")
+        return self
+
+    def log(self, offset: int = 0) -> str:
+        return self.log_path.read_bytes()[offset:].decode(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker: main process and pool children, no shutdown at all."""
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def wait_for(condition: Callable[[], Any], *, timeout: float = 10, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def probe_rows(schema: str) -> list[tuple]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT token, label, seen_schema, seen_tenant, detail FROM {schema}.background_probe"
+            " ORDER BY id"
+        )
+        return cursor.fetchall()
+
+
+def create_probe_tables(schemas: list[str]) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for schema in schemas:
+            cursor.execute(PROBE_TABLES_SQL.format(schema=schema))
+        cursor.execute(AFTER_TABLE_SQL)
+
+
+def clear_probe_tables(schemas: list[str]) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for schema in schemas:
+            cursor.execute(f"TRUNCATE {schema}.background_probe")
+        cursor.execute("TRUNCATE public.background_after")
+
+
+def drop_probe_tables(schemas: list[str]) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for schema in schemas:
+            cursor.execute(f"DROP TABLE IF EXISTS {schema}.background_probe")
+        cursor.execute("DROP TABLE IF EXISTS public.background_after")
+
+
+def cheap_tenant(subdomain: str, *, status: str = "active") -> Any:
+    """A committed tenant whose schema holds only the probe table (no migrations): enough
+    for tasks that touch nothing else, and fast. Remove it with ``tenant_destroy``."""
+    from django.db import connection
+
+    from billing.selectors import plan_get_for_signup
+    from shared_apps.organizations.models import Organization
+    from tenants.models import Tenant
+
+    schema = f"t_{subdomain}"
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE SCHEMA "{schema}"')
+        cursor.execute(PROBE_TABLES_SQL.format(schema=schema))
+    return Tenant.objects.create(
+        schema_name=schema,
+        subdomain=subdomain,
+        name=subdomain.title(),
+        organization=Organization.objects.create(name=subdomain.title(), slug=subdomain),
+        plan=plan_get_for_signup(code="starter"),
+        status=status,
+    )
+
+
+PROBE_SCHEMAS = ["public", "t_alpha", "t_beta"]
+_shared: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="session")
+def celery_prefix(request, django_db_setup, django_db_blocker) -> str:
+    """This run's Redis key prefix, set on the app once per session (modules importing
+    this fixture get their own copy of it from pytest, hence the module-level state)."""
+    if "prefix" not in _shared:
+        from django.db import connection
+
+        from config.celery import app
+
+        assert connection.settings_dict["NAME"].startswith("test"), "not a test database"
+        prefix = f"tessera-test:{connection.settings_dict['NAME']}:{uuid.uuid4().hex[:8]}:"
+        saved = dict(app.conf.broker_transport_options or {})
+        configure_app(app, prefix=prefix)
+        with django_db_blocker.unblock():
+            create_probe_tables(PROBE_SCHEMAS)
+
+        def restore() -> None:
+            app.conf.broker_transport_options = saved
+            configure_app(app, prefix=saved.get("global_keyprefix", ""))
+            purge_prefix(prefix)
+            with django_db_blocker.unblock():
+                drop_probe_tables(PROBE_SCHEMAS)
+
+        _shared["prefix"] = prefix
+        request.addfinalizer(restore)
+    return _shared["prefix"]
+
+
+@pytest.fixture(scope="session")
+def worker(request, celery_prefix) -> Worker:
+    """One worker for the whole session, however many modules use it."""
+    if "worker" not in _shared:
+        from django.db import connection
+
+        _shared["worker"] = Worker(
+            database=connection.settings_dict["NAME"], prefix=celery_prefix
+        ).start()
+        request.addfinalizer(_shared["worker"].stop)
+    return _shared["worker"]
+
+
+@pytest.fixture
+def _django_db_helper(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """Overrides pytest-django's helper in the modules that import it: a test marked
+    ``django_db`` gets the test database (pytest-django creates it only for marked
+    tests) but no wrapping transaction, because a worker only sees committed data."""
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture
+def committed(_django_db_helper, celery_prefix) -> Iterator[None]:
+    """Committed database access; cleans fan-out records and probe rows afterwards."""
+    from django.db import connection
+
+    from tenants.models import FanoutRun
+
+    # Never let these tests write to a development database by accident.
+    assert connection.settings_dict["NAME"].startswith("test"), connection.settings_dict["NAME"]
+    clear_probe_tables(PROBE_SCHEMAS)
+    yield
+    connection.set_schema_to_public()
+    FanoutRun.objects.all().delete()
+    clear_probe_tables(PROBE_SCHEMAS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run a worker on ``--database`` under Redis key prefix ``--prefix``."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--prefix", required=True)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--queues", default="default,billing,bulk")
+    parser.add_argument("--visibility-timeout", type=float, default=None)
+    parser.add_argument("--include", default="tests.background_tasks")
+    args = parser.parse_args(argv)
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    os.environ["TESSERA_TEST_RECORD_AFTER"] = "1"
+    from django.conf import settings
+
+    settings.DATABASES["default"]["NAME"] = args.database
+    import django
+
+    django.setup()
+    from config.celery import app
+
+    configure_app(app, prefix=args.prefix, visibility_timeout=args.visibility_timeout)
+    app.conf.include = [*app.conf.include, *args.include.split(",")]
+    app.worker_main(
+        [
+            "worker",
+            "--pool=prefork",
+            f"--concurrency={args.concurrency}",
+            f"--queues={args.queues}",
+            f"--hostname=test-{uuid.uuid4().hex[:6]}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=INFO",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()
