@@ -52,10 +52,14 @@ def _limits() -> tuple[int, int, int]:
     )
 
 
+def _account_key(email: str) -> str:
+    # Hashed: no email address in Redis, and a bounded key length.
+    return "lockout:account:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
 def _keys(request, email: str) -> dict[str, str]:
-    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()
     address = BaseThrottle().get_ident(request) or "unknown"
-    return {"account": f"lockout:account:{account}", "ip": f"lockout:ip:{address}"}
+    return {"account": _account_key(email), "ip": f"lockout:ip:{address}"}
 
 
 def _wait_seconds(request, email: str) -> float | None:
@@ -112,3 +116,18 @@ def login_authenticate(request, *, email: str, password: str):
     except CACHE_ERRORS as exc:
         logger.warning("login lockout not recorded, cache unavailable: %s", exc)
     return user
+
+
+def login_lockout_clear(*, email: str | None = None, address: str | None = None) -> None:
+    """Unlock an account (by email) and/or a client address now; for operators:
+
+    ``manage.py shell -c "from shared_apps.core.lockout import login_lockout_clear;
+    login_lockout_clear(email='someone@example.com')"``
+    """
+    cache = caches[CACHE_ALIAS]
+    keys = []
+    if email is not None:
+        keys.append(_account_key(email))
+    if address is not None:
+        keys.append(f"lockout:ip:{address}")
+    cache.delete_many([*keys, *(f"{key}:last" for key in keys)])

@@ -95,6 +95,20 @@ def test_address_is_locked_after_failures_across_accounts(alpha, member):
 
 
 @override_settings(LOGIN_LOCKOUT=LOW_LIMITS)
+def test_an_operator_can_unlock_an_account_and_an_address(alpha, member):
+    from shared_apps.core.lockout import login_lockout_clear
+
+    address = fresh_address()
+    for email in [member.email] * 3 + [fresh_email(), fresh_email()]:
+        assert login(alpha, email, "wrong", address=address).status_code == 401
+    assert login(alpha, member.email, PASSWORD, address=address).status_code == 429
+    login_lockout_clear(email=member.email.upper())
+    assert login(alpha, member.email, PASSWORD, address=address).status_code == 429  # address
+    login_lockout_clear(address=address)
+    assert login(alpha, member.email, PASSWORD, address=address).status_code == 200
+
+
+@override_settings(LOGIN_LOCKOUT=LOW_LIMITS)
 def test_a_successful_login_clears_the_account_count(alpha, member):
     address = fresh_address()
     for _ in range(2):

@@ -28,6 +28,8 @@ module "tessera" {
   log_level          = var.log_level
   waf_rate_limit     = var.waf_rate_limit
 
+  custom_domain_certificate_arns = var.custom_domain_certificate_arns
+
   web_cpu              = var.web_cpu
   web_memory           = var.web_memory
   web_min_count        = var.web_min_count

@@ -109,6 +109,12 @@ variable "waf_rate_limit" {
   default     = 2000
 }
 
+variable "custom_domain_certificate_arns" {
+  description = "ACM certificates (ARNs) of tenants' custom domains, served next to the wildcard (see the top-level README, \"custom domain\")."
+  type        = list(string)
+  default     = []
+}
+
 variable "web_cpu" {
   description = "CPU units of a web task (1024 = 1 vCPU)."
   type        = number

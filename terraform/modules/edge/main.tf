@@ -198,6 +198,14 @@ resource "aws_lb_listener" "https" {
   tags = var.tags
 }
 
+# Certificates of tenants' custom domains (ACM, validated by the customer's DNS), served
+# by SNI next to the wildcard.
+resource "aws_lb_listener_certificate" "custom_domains" {
+  for_each        = toset(var.custom_domain_certificate_arns)
+  listener_arn    = aws_lb_listener.https.arn
+  certificate_arn = each.value
+}
+
 resource "aws_lb_listener" "http" {
   load_balancer_arn = aws_lb.main.arn
   port              = 80

@@ -55,6 +55,12 @@ variable "access_log_retention_days" {
   default     = 90
 }
 
+variable "custom_domain_certificate_arns" {
+  description = "ACM certificates of tenants' custom domains, added to the HTTPS listener (SNI)."
+  type        = list(string)
+  default     = []
+}
+
 variable "waf_rate_limit" {
   description = "Requests per 5 minutes from one address before the WAF blocks it."
   type        = number

@@ -85,6 +85,8 @@ module "edge" {
   log_retention_days = var.log_retention_days
   waf_rate_limit     = var.waf_rate_limit
   tags               = local.tags
+
+  custom_domain_certificate_arns = var.custom_domain_certificate_arns
 }
 
 module "app" {

@@ -98,6 +98,12 @@ variable "waf_rate_limit" {
   type        = number
 }
 
+variable "custom_domain_certificate_arns" {
+  description = "ACM certificates of tenants' custom domains, served by the load balancer next to the wildcard."
+  type        = list(string)
+  default     = []
+}
+
 variable "web_cpu" {
   description = "CPU units of a web task."
   type        = number
