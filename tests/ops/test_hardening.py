@@ -7,7 +7,6 @@ import uuid
 
 import pytest
 from django.core.cache import caches
-from django.test import override_settings
 
 from shared_apps.core.errors import ErrorCode
 from shared_apps.core.lockout import LOCKED_OUT_MESSAGE
@@ -27,6 +26,13 @@ def fresh_address() -> str:
 
 def fresh_email() -> str:
     return f"lock-{uuid.uuid4().hex[:10]}@example.test"
+
+
+@pytest.fixture
+def low_limits(settings):
+    # Through pytest-django's settings fixture only: mixing it with @override_settings on
+    # the same test restores the wrong settings afterwards (they are not undone LIFO).
+    settings.LOGIN_LOCKOUT = LOW_LIMITS
 
 
 def new_member(world):
@@ -53,7 +59,7 @@ def login(world, email, password, *, address, endpoint="/api/v1/auth/token/"):
     )
 
 
-@override_settings(LOGIN_LOCKOUT=LOW_LIMITS)
+@pytest.mark.usefixtures("low_limits")
 @pytest.mark.parametrize("endpoint", ["/api/v1/auth/token/", "/api/v1/auth/session/"])
 def test_account_is_locked_after_repeated_failures_even_with_the_right_password(
     alpha, member, endpoint
@@ -72,7 +78,7 @@ def test_account_is_locked_after_repeated_failures_even_with_the_right_password(
     assert 1 <= int(response["Retry-After"]) <= 60
 
 
-@override_settings(LOGIN_LOCKOUT=LOW_LIMITS)
+@pytest.mark.usefixtures("low_limits")
 def test_account_lock_follows_the_account_to_other_addresses_and_tenants(
     alpha, beta, member, other
 ):
@@ -84,7 +90,7 @@ def test_account_lock_follows_the_account_to_other_addresses_and_tenants(
     assert login(alpha, other.email, PASSWORD, address=fresh_address()).status_code == 200
 
 
-@override_settings(LOGIN_LOCKOUT=LOW_LIMITS)
+@pytest.mark.usefixtures("low_limits")
 def test_address_is_locked_after_failures_across_accounts(alpha, member):
     address = fresh_address()
     for _ in range(5):
@@ -94,7 +100,7 @@ def test_address_is_locked_after_failures_across_accounts(alpha, member):
     assert login(alpha, member.email, PASSWORD, address=fresh_address()).status_code == 200
 
 
-@override_settings(LOGIN_LOCKOUT=LOW_LIMITS)
+@pytest.mark.usefixtures("low_limits")
 def test_an_operator_can_unlock_an_account_and_an_address(alpha, member):
     from shared_apps.core.lockout import login_lockout_clear
 
@@ -108,7 +114,7 @@ def test_an_operator_can_unlock_an_account_and_an_address(alpha, member):
     assert login(alpha, member.email, PASSWORD, address=address).status_code == 200
 
 
-@override_settings(LOGIN_LOCKOUT=LOW_LIMITS)
+@pytest.mark.usefixtures("low_limits")
 def test_a_successful_login_clears_the_account_count(alpha, member):
     address = fresh_address()
     for _ in range(2):
@@ -119,9 +125,10 @@ def test_a_successful_login_clears_the_account_count(alpha, member):
     assert login(alpha, member.email, PASSWORD, address=address).status_code == 200
 
 
-@override_settings(LOGIN_LOCKOUT={**LOW_LIMITS, "WINDOW_SECONDS": 1})
-def test_the_lock_expires_after_the_window(alpha, member):
+def test_the_lock_expires_after_the_window(alpha, member, settings):
     import time
+
+    settings.LOGIN_LOCKOUT = {**LOW_LIMITS, "WINDOW_SECONDS": 1}
 
     address = fresh_address()
     for _ in range(3):
@@ -131,7 +138,7 @@ def test_the_lock_expires_after_the_window(alpha, member):
     assert login(alpha, member.email, PASSWORD, address=address).status_code == 200
 
 
-@override_settings(LOGIN_LOCKOUT=LOW_LIMITS)
+@pytest.mark.usefixtures("low_limits")
 def test_address_behind_a_proxy_is_the_one_the_proxy_saw(alpha, member, settings):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     client_address = fresh_address()
@@ -163,7 +170,7 @@ def test_without_proxies_a_forwarded_for_header_is_ignored(alpha, settings):
     assert BaseThrottle().get_ident(request) == request.META["REMOTE_ADDR"]
 
 
-@override_settings(LOGIN_LOCKOUT=LOW_LIMITS)
+@pytest.mark.usefixtures("low_limits")
 def test_lockout_fails_open_while_redis_is_down(alpha, member, settings):
     settings.CACHES = {
         **settings.CACHES,
