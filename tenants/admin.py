@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 
+from billing.admin import BillingAccountInline
 from shared_apps.core.errors import TesseraError
 from tenants.fanout import retry_failed, run_summary
 from tenants.models import (
@@ -70,8 +71,8 @@ class TenantAdmin(admin.ModelAdmin):
         "created",
         "updated",
     )
-    inlines = [DomainInline, TenantEventInline]
-    actions = ["suspend_tenants", "resume_tenants"]
+    inlines = [DomainInline, BillingAccountInline, TenantEventInline]
+    actions = ["suspend_tenants", "resume_tenants", "resync_billing"]
     list_select_related = ("plan",)
 
     def get_queryset(self, request) -> QuerySet[Tenant]:
@@ -105,6 +106,15 @@ class TenantAdmin(admin.ModelAdmin):
     @admin.action(description="Suspend selected tenants (read-only)")
     def suspend_tenants(self, request, queryset) -> None:
         self._apply(request, queryset, tenant_suspend, "suspended")
+
+    @admin.action(description="Re-sync billing state from Stripe")
+    def resync_billing(self, request, queryset) -> None:
+        from billing.services import subscription_sync
+
+        def resync(*, tenant, acting_user, reason):
+            return subscription_sync(tenant=tenant, reason=f"{reason} by {acting_user}")
+
+        self._apply(request, queryset, resync, "re-synced")
 
     @admin.action(description="Resume selected tenants")
     def resume_tenants(self, request, queryset) -> None:

@@ -62,6 +62,16 @@ class Tenant(TenantMixin):
     def is_read_only(self) -> bool:
         return self.status in READ_ONLY_STATUSES
 
+    @property
+    def email(self) -> str:
+        """Billing email (dj-stripe's subscriber contract): the owner's address."""
+        owner = (
+            self.organization.owner.organization_user.user
+            if hasattr(self.organization, "owner")
+            else None
+        )
+        return owner.email if owner else ""
+
 
 class Domain(DomainMixin):
     """A host name that routes to a tenant: its subdomain or a custom domain."""

@@ -97,6 +97,7 @@ SHARED_APPS = [
     "shared_apps.core",
     "shared_apps.accounts",
     "shared_apps.organizations",
+    "djstripe",  # public schema only: Stripe mirrors are platform data, not tenant data
     "billing",
 ]
 # Sessions live in every tenant schema as well as public: a session cookie issued on
@@ -324,6 +325,18 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
+if STRIPE_API_BASE:
+    STRIPE_API_HOST = STRIPE_API_BASE  # dj-stripe's name for the same thing
+STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
+STRIPE_API_VERSION = env("STRIPE_API_VERSION", default="2026-05-27.dahlia")
+DJSTRIPE_SUBSCRIBER_MODEL = "tenants.Tenant"  # each tenant is one Stripe customer
+DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
+DJSTRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
+# Seconds a signed webhook stays acceptable (Stripe's own default is 300; never more).
+STRIPE_WEBHOOK_TOLERANCE = min(env.int("STRIPE_WEBHOOK_TOLERANCE", default=300), 300)
+STRIPE_METER_EVENT_NAME = env("STRIPE_METER_EVENT_NAME", default="tessera_orders")
+BILLING_PAST_DUE_GRACE_DAYS = env.int("BILLING_PAST_DUE_GRACE_DAYS", default=7)
+BILLING_CANCELED_RETENTION_DAYS = env.int("BILLING_CANCELED_RETENTION_DAYS", default=30)
 
 # Celery ----------------------------------------------------------------------------------
 CELERY_TASK_SERIALIZER = "json"
@@ -359,6 +372,41 @@ CELERY_BEAT_SCHEDULE = {
     "replenish-spare-schemas": {
         "task": "tenants.tasks.replenish_spare_schemas",
         "schedule": 300.0,
+    },
+    "billing-deadlines": {  # trial expiry and the past-due grace period, per tenant
+        "task": "tenants.tasks.run_fanout",
+        "schedule": timedelta(hours=1),
+        "kwargs": {
+            "job": "billing-deadlines",
+            "task": "billing.tasks.enforce_billing_deadlines",
+            "cadence": "hourly",
+        },
+    },
+    "usage-metering": {  # yesterday's orders to Stripe, once per tenant and day
+        "task": "tenants.tasks.run_fanout",
+        "schedule": timedelta(hours=1),
+        "kwargs": {
+            "job": "usage-metering",
+            "task": "billing.tasks.meter_usage",
+            "cadence": "daily",
+        },
+    },
+    "export-cleanup": {
+        "task": "tenants.tasks.run_fanout",
+        "schedule": timedelta(hours=6),
+        "kwargs": {
+            "job": "export-cleanup",
+            "task": "tenant_apps.exports.tasks.cleanup_exports",
+            "cadence": "daily",
+        },
+    },
+    "purge-canceled-tenants": {
+        "task": "billing.tasks.purge_canceled_tenants",
+        "schedule": timedelta(hours=6),
+    },
+    "requeue-stuck-webhook-events": {
+        "task": "billing.tasks.requeue_stuck_webhook_events",
+        "schedule": timedelta(minutes=5),
     },
     "clear-expired-sessions": {
         "task": "tenants.tasks.run_fanout",
