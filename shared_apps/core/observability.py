@@ -43,6 +43,8 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+=@-]{0,127}$")
 # one tenants.tasking stamps too).
 TASK_REQUEST_ID_HEADER = "tessera_request_id"
 TASK_USER_ID_HEADER = "tessera_user_id"
+# The tenant's schema, as tenants.tasking (and tenant-schemas-celery before it) stamps it.
+TASK_TENANT_HEADER = "_schema_name"
 PUBLIC_TENANT = "public"
 
 access_logger = logging.getLogger("tessera.access")
@@ -53,6 +55,7 @@ class _UnitOfWork:
     request_id: str | None = None
     request: HttpRequest | None = None  # web: tenant and user are read from it lazily
     user_id: str | None = None  # tasks: carried in the message headers
+    tenant: str | None = None  # tasks: the schema the message was sent for
     in_task: bool = False
 
 
@@ -113,7 +116,9 @@ def current_context() -> dict[str, str | None]:
             "user_id": _user_id_of_request(unit.request),
         }
     if tenant is None and unit.in_task:
-        tenant = _connection_schema()
+        # Before and after the task body (e.g. Celery's own "Task ... raised" line) the
+        # connection is back on public: the message's tenant is still the one to name.
+        tenant = unit.tenant or _connection_schema()
     return {"request_id": request_id, "tenant": tenant, "user_id": unit.user_id}
 
 
@@ -211,7 +216,12 @@ def _on_task_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> N
         # An eager task run inline inside a request or task: it is part of that unit.
         request_id, user_id = outer.request_id, current_context()["user_id"]
     _task_tokens[task_id] = _current.set(
-        _UnitOfWork(request_id=request_id or new_request_id(), user_id=user_id, in_task=True)
+        _UnitOfWork(
+            request_id=request_id or new_request_id(),
+            user_id=user_id,
+            tenant=_header(task, TASK_TENANT_HEADER),
+            in_task=True,
+        )
     )
 
 

@@ -263,7 +263,7 @@ def test_a_request_error_reaches_sentry_tagged_and_without_pii(alpha, sentry_eve
     assert "data" not in request or not request["data"]
 
 
-def test_a_task_error_reaches_sentry_tagged_with_its_tenant(alpha, sentry_events):
+def test_a_task_error_reaches_sentry_tagged_with_its_tenant(alpha, sentry_events, json_lines):
     from config.celery import app
 
     @app.task(name="ops.tenant_boom")
@@ -278,6 +278,9 @@ def test_a_task_error_reaches_sentry_tagged_with_its_tenant(alpha, sentry_events
         }
     )
     assert result.failed()
+    # Celery's own failure line, written after the task body, names the tenant too.
+    failure = next(line for line in records(json_lines) if line["logger"] == "celery.app.trace")
+    assert (failure["tenant"], failure["request_id"]) == (alpha.schema_name, "req-task")
     sentry_sdk.flush()
     (event,) = [e for e in sentry_events if e.get("exception")]
     assert event["tags"]["tenant"] == alpha.schema_name
