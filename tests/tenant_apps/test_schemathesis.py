@@ -1,0 +1,365 @@
+"""Schemathesis against the tenant API's own OpenAPI schema, in-process.
+
+The schema is fetched from ``/api/v1/schema/`` on alpha's host through the project's WSGI
+application, exactly as a client generator would fetch it; then every documented
+operation is called with a bounded number of generated requests (schema-valid ones and
+schema-violating ones), each inside a savepoint that is rolled back, against a small
+seeded catalogue so that object routes see real ids as well as random ones.
+
+Every response must: not be a 500 (nor any 5xx but a deliberate, SPEC-shaped one), have
+a documented status code, a documented content type, and a body that matches the
+documented schema for that status.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.db import close_old_connections, connection, transaction
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import Failure, ServerError
+from schemathesis.openapi.checks import UndefinedStatusCode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from shared_apps.core.errors import ErrorCode
+from shared_apps.organizations import services as org_services
+from shared_apps.organizations.models import OrganizationUser
+from tenant_apps.catalog.models import Category, Product, ProductStatus
+from tenant_apps.exports.models import Export, ExportKind
+from tenant_apps.orders.models import Customer, Order, OrderItem
+from tenants.authentication import tenant_token_pair
+from tests.support import error_of, host_client
+from tests.tenant_apps.test_fuzz_inputs import _offset_beyond_postgres, _overflowing_price_filter
+
+SCHEMA_PATH = "/api/v1/schema/"
+EXAMPLES_PER_MODE = 5
+
+
+def not_a_crash(ctx, response, case) -> None:
+    """Never a 500. Another 5xx only as a deliberate error in the SPEC §4 shape (an
+    upstream such as Stripe unavailable or not configured), whose status the schema must
+    then document (``status_code_conformance``)."""
+    if response.status_code < 500:
+        return
+    if response.status_code == 500:
+        not_a_server_error(ctx, response, case)  # raises: a crash, whatever the body says
+    try:
+        error = json.loads(response.content)["error"]
+    except (ValueError, KeyError, TypeError):
+        error = None
+    assert isinstance(error, dict) and set(error) == {"code", "message", "fields"}, (
+        f"{response.status_code} without the error shape: {response.content[:300]!r}"
+    )
+    assert error["code"] != ErrorCode.SERVER_ERROR, error
+
+
+CHECKS = [
+    not_a_crash,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture
+def wsgi_app():
+    """The production WSGI entry point, run on the test's connection: Django's handler
+    would close a connection it finds inside a transaction after each request (and so
+    lose the test's data); its test client switches that off the same way."""
+    from config.wsgi import application
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield application
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def alpha_token(alpha) -> str:
+    return tenant_token_pair(user=alpha.user("owner"), tenant=alpha.tenant)["access"]
+
+
+@pytest.fixture
+def api_schema(alpha, alpha_token, wsgi_app):
+    return schemathesis.openapi.from_wsgi(
+        SCHEMA_PATH,
+        wsgi_app,
+        headers={"Host": alpha.host, "Authorization": f"Bearer {alpha_token}"},
+    )
+
+
+@pytest.fixture
+def seeded_ids(alpha) -> dict[str, int]:
+    """One object of each kind in alpha, keyed by the collection in its path."""
+    tenant = alpha.tenant
+    owner = alpha.user("owner")
+    connection.set_tenant(tenant)
+    try:
+        category = Category.objects.create(name="Tools", slug="tools")
+        product = Product.objects.create(
+            name="Hammer",
+            slug="hammer",
+            price=Decimal("9.99"),
+            stock=50,
+            status=ProductStatus.ACTIVE,
+            category=category,
+        )
+        customer = Customer.objects.create(name="Ada", email="ada@shop.test")
+        order = Order.objects.create(customer=customer, total=Decimal("19.98"))
+        OrderItem.objects.create(
+            order=order,
+            product=product,
+            quantity=2,
+            unit_price=product.price,
+            line_total=Decimal("19.98"),
+        )
+        export = Export.objects.create(kind=ExportKind.ORDERS_CSV, requested_by=owner)
+        invitation = org_services.invitation_create(
+            tenant=tenant,
+            email="invitee@alpha.test",
+            role="member",
+            acting_user=owner,
+            accept_url="http://alpha.localhost/api/v1/invitations/accept/",
+        ).invitation
+    finally:
+        connection.set_schema_to_public()
+    member = OrganizationUser.objects.get(
+        organization_id=tenant.organization_id, user=alpha.user("member")
+    )
+    return {
+        "categories": category.pk,
+        "products": product.pk,
+        "customers": customer.pk,
+        "orders": order.pk,
+        "exports": export.pk,
+        "invitations": invitation.pk,
+        "members": member.pk,
+    }
+
+
+# Failures already pinned by a strict xfail test below: recognised (and listed with
+# ``-s``) but not failed on twice. Each predicate is as narrow as the bug.
+CREDENTIAL_OPERATIONS = {
+    "POST /api/v1/auth/token/",
+    "POST /api/v1/auth/token/refresh/",
+    "POST /api/v1/auth/session/",
+}
+
+STRIPE_OPERATIONS = {"POST /api/v1/billing/checkout/", "POST /api/v1/billing/portal/"}
+
+
+def _is_known(operation: str, case, response, failure: Failure) -> str | None:
+    status = response.status_code
+    if isinstance(failure, UndefinedStatusCode):
+        if case.method == "GET" and status == 400:
+            return "test_refused_query_parameters_are_documented_as_400"
+        if operation in CREDENTIAL_OPERATIONS and status == 401:
+            return "test_refused_credentials_are_documented_as_401"
+        if operation in STRIPE_OPERATIONS and status == 503:
+            return "test_stripe_unavailable_is_documented_as_503"
+    if status == 500 and isinstance(failure, (ServerError, UndefinedStatusCode)):
+        body = case.body if isinstance(case.body, dict) else {}
+        if operation == "PATCH /api/v1/members/{id}/" and "role" not in body:
+            return "test_member_patch_without_role_is_not_a_server_error"
+        query = {k: str(v) for k, v in (case.query or {}).items()}
+        if operation == "GET /api/v1/orders/" and _offset_beyond_postgres(query):
+            return "test_fuzz_inputs.py::test_created_filter_with_far_utc_offset_is_400_not_500"
+        if operation == "GET /api/v1/products/" and _overflowing_price_filter(query):
+            return "test_fuzz_inputs.py::test_price_filter_beyond_numeric_range_is_400_not_500"
+    return None
+
+
+@dataclass
+class Findings:
+    by_operation: dict[str, list[str]] = field(default_factory=dict)
+    known: dict[str, int] = field(default_factory=dict)
+    statuses: Counter = field(default_factory=Counter)  # (operation, status) -> calls
+
+    def add(self, operation: str, failure: Failure, case, response) -> None:
+        known = _is_known(operation, case, response, failure)
+        if known:
+            self.known[known] = self.known.get(known, 0) + 1
+            return
+        seen = self.by_operation.setdefault(operation, [])
+        title = f"{failure.title}: {failure.message.splitlines()[0] if failure.message else ''}"
+        if not any(entry.startswith(title) for entry in seen):
+            seen.append(f"{title}\n      {case.as_curl_command()}")
+
+    def report(self) -> str:
+        return "\n".join(
+            f"{operation}:\n" + "\n".join(f"    {entry}" for entry in entries)
+            for operation, entries in sorted(self.by_operation.items())
+        )
+
+
+def _strategies(operation, mode: GenerationMode, seeded_ids: dict[str, int]):
+    strategy = operation.as_strategy(generation_mode=mode)
+    path_ids = [p.name for p in operation.path_parameters]
+    collection = operation.path.split("/")[3]  # /api/v1/<collection>/...
+    if path_ids and collection in seeded_ids and mode == GenerationMode.POSITIVE:
+        real = operation.as_strategy(
+            generation_mode=mode, path_parameters={path_ids[0]: seeded_ids[collection]}
+        )
+        strategy = st.one_of(real, strategy)
+    return strategy
+
+
+def run_operation(operation, mode, *, alpha, alpha_token, seeded_ids, findings) -> None:
+    @settings(
+        max_examples=EXAMPLES_PER_MODE,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=_strategies(operation, mode, seeded_ids))
+    def call(case) -> None:
+        # Each request in its own savepoint: every example sees the same seeded data.
+        with transaction.atomic():
+            response = case.call(
+                base_url=f"http://{alpha.host}",
+                headers={"Authorization": f"Bearer {alpha_token}"},
+            )
+            transaction.set_rollback(True)
+        connection.set_schema_to_public()
+        findings.statuses[operation.label, response.status_code] += 1
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except BaseExceptionGroup as group:
+            for failure in group.exceptions:
+                findings.add(operation.label, failure, case, response)
+
+    try:
+        call()
+    except Unsatisfiable:
+        # Nothing in this operation's request can be made invalid (no parameters, no
+        # body): there is no negative case to send.
+        assert mode == GenerationMode.NEGATIVE, operation.label
+
+
+def test_every_operation_conforms_to_the_schema(alpha, alpha_token, api_schema, seeded_ids):
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    assert len(operations) >= 40
+    findings = Findings()
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            run_operation(
+                operation,
+                mode,
+                alpha=alpha,
+                alpha_token=alpha_token,
+                seeded_ids=seeded_ids,
+                findings=findings,
+            )
+    calls = sum(findings.statuses.values())
+    print(f"{len(operations)} operations, {calls} calls; known (pinned below): {findings.known}")
+    for (label, status), count in sorted(findings.statuses.items()):
+        print(f"  {label:45} {status} x{count}")
+    assert not findings.by_operation, findings.report()
+
+
+# ---------------------------------------------------------------------------------------
+# What the run above found, pinned one by one (strict: a fix turns these into failures,
+# so the exemption in ``_is_known`` gets removed with them).
+
+
+def _documented_responses(alpha, path: str, method: str) -> set[str]:
+    schema = host_client(alpha.host).get(SCHEMA_PATH, HTTP_ACCEPT="application/json").json()
+    return set(schema["paths"][path][method]["responses"])
+
+
+REFUSED_QUERIES = [
+    ("/api/v1/products/", {"min_price": "cheap"}),
+    ("/api/v1/products/", {"category": "999999"}),
+    ("/api/v1/categories/", {"parent": "999999"}),
+    ("/api/v1/orders/", {"created_after": "yesterday"}),
+    ("/api/v1/audit-log/", {"actor": "999999"}),
+    ("/api/v1/orders/monthly-revenue/", {"months": "0"}),
+]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="GET list endpoints answer 400 validation_error for refused filter/query values "
+    "(django-filter, months out of 1-120), but the schema documents 400 only on writes "
+    "(shared_apps/core/openapi.py _ERRORS_ON_WRITE)",
+)
+@pytest.mark.parametrize(("path", "query"), REFUSED_QUERIES, ids=lambda v: str(v))
+def test_refused_query_parameters_are_documented_as_400(alpha, alpha_token, path, query):
+    client = host_client(alpha.host)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {alpha_token}")
+    response = client.get(path, query)
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "validation_error"
+    assert "400" in _documented_responses(alpha, path, "get")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="auth/token/, auth/token/refresh/ and auth/session/ answer 401 for wrong "
+    "credentials or a foreign token, but as PublicEndpoint views their schema documents "
+    "only 400 and 429 (shared_apps/core/openapi.py _get_response_bodies)",
+)
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/auth/token/", {"email": "owner@alpha.test", "password": "wrong-password"}),
+        ("/api/v1/auth/token/refresh/", {"refresh": "not-a-token"}),
+        ("/api/v1/auth/session/", {"email": "owner@alpha.test", "password": "wrong-password"}),
+    ],
+    ids=["token", "refresh", "session"],
+)
+def test_refused_credentials_are_documented_as_401(alpha, path, body):
+    response = host_client(alpha.host).post(path, body, format="json")
+    assert response.status_code == 401
+    error_of(response)
+    assert "401" in _documented_responses(alpha, path, "post")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="PATCH /api/v1/members/{id}/ with a body without 'role' (valid: the schema's "
+    "PatchedMemberRoleInput has no required field) raises KeyError 'role' in "
+    "MemberViewSet.update_object -> 500",
+)
+def test_member_patch_without_role_is_not_a_server_error(alpha, alpha_token, seeded_ids):
+    client = host_client(alpha.host)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {alpha_token}")
+    client.raise_request_exception = False
+    response = client.patch(f"/api/v1/members/{seeded_ids['members']}/", {}, format="json")
+    assert response.status_code in (200, 400), response.status_code
+    assert OrganizationUser.objects.get(pk=seeded_ids["members"]).role == "member"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="billing/checkout/ and billing/portal/ answer 503 billing_disabled (no "
+    "STRIPE_SECRET_KEY, as in tests) or stripe_unavailable, but their schema does not "
+    "document 503 (billing/apis.py extend_schema)",
+)
+@pytest.mark.parametrize("path", ["/api/v1/billing/checkout/", "/api/v1/billing/portal/"])
+def test_stripe_unavailable_is_documented_as_503(alpha, alpha_token, path):
+    client = host_client(alpha.host)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {alpha_token}")
+    response = client.post(path, {"plan": "pro"}, format="json")
+    if response.status_code == 503:
+        assert error_of(response)["code"] in ("billing_disabled", "stripe_unavailable")
+    assert "503" in _documented_responses(alpha, path, "post")
