@@ -25,7 +25,8 @@ $(CHECKOV_STAMP): terraform/requirements-checkov.lock
 	touch $(CHECKOV_STAMP)
 
 migrate: install
-	$(PY) manage.py migrate_schemas --executor=standard -v 0
+	$(PY) manage.py migrate_schemas --shared -v 0
+	$(PY) manage.py migrate_tenants
 	$(PY) manage.py ensure_spare_schemas
 
 run: migrate
