@@ -1,7 +1,7 @@
 """Tenant-host billing endpoints. They stay writable for read-only tenants: an owner of a
 suspended tenant must be able to pay."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,8 +13,17 @@ from billing.serializers import (
     CheckoutInputSerializer,
     SessionUrlSerializer,
 )
+from shared_apps.core.openapi import ErrorSerializer
 from shared_apps.organizations.roles import Role
 from tenants.authentication import request_tenant
+
+STRIPE_ERRORS = {
+    502: OpenApiResponse(ErrorSerializer, description="Stripe refused the request (stripe_error)."),
+    503: OpenApiResponse(
+        ErrorSerializer,
+        description="billing_disabled (no Stripe keys) or stripe_unavailable (Stripe unreachable).",
+    ),
+}
 
 
 def _app_url(request: Request, path: str = "/api/v1/billing/") -> str:
@@ -33,7 +42,9 @@ class CheckoutApi(APIView):
     write_role = Role.OWNER
     writes_allowed_when_read_only = True
 
-    @extend_schema(request=CheckoutInputSerializer, responses=SessionUrlSerializer)
+    @extend_schema(
+        request=CheckoutInputSerializer, responses={200: SessionUrlSerializer, **STRIPE_ERRORS}
+    )
     def post(self, request: Request) -> Response:
         data = CheckoutInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -51,7 +62,7 @@ class PortalApi(APIView):
     write_role = Role.OWNER
     writes_allowed_when_read_only = True
 
-    @extend_schema(request=None, responses=SessionUrlSerializer)
+    @extend_schema(request=None, responses={200: SessionUrlSerializer, **STRIPE_ERRORS})
     def post(self, request: Request) -> Response:
         session = services.portal_session_create(
             tenant=request_tenant(request),

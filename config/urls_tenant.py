@@ -2,8 +2,9 @@
 
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView
 
+from shared_apps.core.apidocs import SwaggerDocsView
 from tenants.apis import MeApi, SessionApi, TokenObtainApi, TokenRefreshApi
 from tenants.permissions import PublicEndpoint
 
@@ -30,7 +31,7 @@ api_v1 = [
     path(
         "docs/",
         # The split view serves its init script from this URL: no inline script (CSP).
-        SpectacularSwaggerSplitView.as_view(
+        SwaggerDocsView.as_view(
             url_name="schema", authentication_classes=[], permission_classes=[PublicEndpoint]
         ),
         name="docs",

@@ -24,6 +24,11 @@ SESSION_TENANTS = ("alpha", "beta")
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
+        # pytest-django creates no test database when no collected test asks for one:
+        # never provision into a real (development) database by accident.
+        name = connection.settings_dict["NAME"]
+        if not name.startswith("test_") and name != "tessera_bench":
+            pytest.fail(f"refusing to create test tenants in database {name!r}")
         for subdomain in SESSION_TENANTS:
             tenant = tenant_provision(
                 name=f"{subdomain.title()} Ltd",

@@ -17,6 +17,7 @@ class ErrorSerializer(serializers.Serializer):
 
 
 _ERRORS_ALWAYS = {
+    "400": "Validation error, malformed JSON or an invalid query parameter.",
     "401": "Not authenticated, or the token belongs to another tenant.",
     "403": "Not a member of this tenant, or the role does not allow it.",
     "404": "No such object in this tenant.",
@@ -47,7 +48,11 @@ class TesseraAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         if getattr(self.view, "permission_classes", None) and self._is_public():
-            errors = {"400": _ERRORS_ON_WRITE["400"], "429": _ERRORS_ALWAYS["429"]}
+            errors = {
+                "400": _ERRORS_ON_WRITE["400"],
+                "401": "Wrong credentials, or a token/invitation not issued for this tenant.",
+                "429": _ERRORS_ALWAYS["429"],
+            }
         else:
             errors = dict(_ERRORS_ALWAYS)
             if self.method not in ("GET", "HEAD", "OPTIONS"):

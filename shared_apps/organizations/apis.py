@@ -6,6 +6,7 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from shared_apps.core.errors import ValidationFailed
 from shared_apps.core.viewsets import (
     CreateModelMixin,
     DestroyModelMixin,
@@ -49,6 +50,8 @@ class MemberViewSet(
         return member_list(tenant=request_tenant(self.request))
 
     def update_object(self, obj, data):
+        if "role" not in data:
+            raise ValidationFailed(fields={"role": ["This field is required."]})
         return services.member_change_role(
             tenant=request_tenant(self.request),
             membership=obj,

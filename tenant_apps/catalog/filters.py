@@ -6,8 +6,13 @@ from tenant_apps.catalog.models import Category, Product, ProductStatus
 class ProductFilter(django_filters.FilterSet):
     category = django_filters.ModelChoiceFilter(queryset=Category.objects.all())
     status = django_filters.ChoiceFilter(choices=ProductStatus.choices)
-    min_price = django_filters.NumberFilter(field_name="price", lookup_expr="gte", min_value=0)
-    max_price = django_filters.NumberFilter(field_name="price", lookup_expr="lte", min_value=0)
+    # Bounded like the column (numeric(12, 2)): anything else is a 400, not a database error.
+    min_price = django_filters.NumberFilter(
+        field_name="price", lookup_expr="gte", min_value=0, max_digits=12, decimal_places=2
+    )
+    max_price = django_filters.NumberFilter(
+        field_name="price", lookup_expr="lte", min_value=0, max_digits=12, decimal_places=2
+    )
 
     class Meta:
         model = Product

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from shared_apps.core.fields import StrictPrimaryKeyRelatedField
 from tenant_apps.catalog.models import Category, Product, ProductStatus
 
 MAX_STOCK = 2_147_483_647
@@ -8,7 +9,7 @@ MAX_STOCK = 2_147_483_647
 class CategoryInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120)
     slug = serializers.SlugField(max_length=140, required=False)
-    parent = serializers.PrimaryKeyRelatedField(
+    parent = StrictPrimaryKeyRelatedField(
         queryset=Category.objects.all(), required=False, allow_null=True
     )
 
@@ -26,7 +27,7 @@ class ProductInputSerializer(serializers.Serializer):
     price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
     stock = serializers.IntegerField(min_value=0, max_value=MAX_STOCK, required=False)
     status = serializers.ChoiceField(choices=ProductStatus.choices, required=False)
-    category = serializers.PrimaryKeyRelatedField(
+    category = StrictPrimaryKeyRelatedField(
         queryset=Category.objects.all(), required=False, allow_null=True
     )
 

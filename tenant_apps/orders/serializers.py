@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from shared_apps.core.fields import StrictPrimaryKeyRelatedField
 from tenant_apps.catalog.models import Product
 from tenant_apps.orders.models import Customer, Order, OrderItem
 
@@ -23,12 +24,12 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
 
 
 class OrderItemInputSerializer(serializers.Serializer):
-    product = serializers.PrimaryKeyRelatedField(queryset=Product.objects.all())
+    product = StrictPrimaryKeyRelatedField(queryset=Product.objects.all())
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 
 class OrderInputSerializer(serializers.Serializer):
-    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+    customer = StrictPrimaryKeyRelatedField(queryset=Customer.objects.all())
     items = OrderItemInputSerializer(many=True, allow_empty=False, max_length=200)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=5_000)
 

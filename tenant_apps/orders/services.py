@@ -23,6 +23,11 @@ from tenant_apps.catalog.models import Product, ProductStatus
 from tenant_apps.orders.models import Customer, Order, OrderItem, OrderStatus
 from tenants.context import current_tenant
 
+# The columns' limits (Order.total numeric(14, 2)): checked before the insert, so an
+# absurd order is a 400 and never a database error.
+MAX_ORDER_TOTAL = Decimal("999999999999.99")
+MAX_LINE_QUANTITY = 1_000_000
+
 
 class InsufficientStock(Conflict):
     code = "insufficient_stock"
@@ -132,6 +137,11 @@ def order_create(
     if short:
         raise InsufficientStock(fields=short)
 
+    too_many = sorted(pk for pk, qty in quantities.items() if qty > MAX_LINE_QUANTITY)
+    if too_many:
+        raise ValidationFailed(
+            fields={"items": [f"At most {MAX_LINE_QUANTITY} of product {pk}." for pk in too_many]}
+        )
     lines = []
     total = Decimal("0.00")
     for pk, qty in quantities.items():
@@ -139,6 +149,10 @@ def order_create(
         line_total = product.price * qty
         total += line_total
         lines.append((product, qty, product.price, line_total))
+    if total > MAX_ORDER_TOTAL:
+        raise ValidationFailed(
+            fields={"items": [f"An order total may not exceed {MAX_ORDER_TOTAL}."]}
+        )
     order = Order.objects.create(customer=customer, total=total, notes=notes)
     OrderItem.objects.bulk_create(
         OrderItem(order=order, product=p, quantity=q, unit_price=price, line_total=lt)

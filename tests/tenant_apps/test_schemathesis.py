@@ -27,8 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.core.failures import Failure, ServerError
-from schemathesis.openapi.checks import UndefinedStatusCode
+from schemathesis.core.failures import Failure
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -43,7 +42,6 @@ from tenant_apps.exports.models import Export, ExportKind
 from tenant_apps.orders.models import Customer, Order, OrderItem
 from tenants.authentication import tenant_token_pair
 from tests.support import error_of, host_client
-from tests.tenant_apps.test_fuzz_inputs import _offset_beyond_postgres, _overflowing_price_filter
 
 SCHEMA_PATH = "/api/v1/schema/"
 EXAMPLES_PER_MODE = 5
@@ -154,49 +152,12 @@ def seeded_ids(alpha) -> dict[str, int]:
     }
 
 
-# Failures already pinned by a strict xfail test below: recognised (and listed with
-# ``-s``) but not failed on twice. Each predicate is as narrow as the bug.
-CREDENTIAL_OPERATIONS = {
-    "POST /api/v1/auth/token/",
-    "POST /api/v1/auth/token/refresh/",
-    "POST /api/v1/auth/session/",
-}
-
-STRIPE_OPERATIONS = {"POST /api/v1/billing/checkout/", "POST /api/v1/billing/portal/"}
-
-
-def _is_known(operation: str, case, response, failure: Failure) -> str | None:
-    status = response.status_code
-    if isinstance(failure, UndefinedStatusCode):
-        if case.method == "GET" and status == 400:
-            return "test_refused_query_parameters_are_documented_as_400"
-        if operation in CREDENTIAL_OPERATIONS and status == 401:
-            return "test_refused_credentials_are_documented_as_401"
-        if operation in STRIPE_OPERATIONS and status == 503:
-            return "test_stripe_unavailable_is_documented_as_503"
-    if status == 500 and isinstance(failure, (ServerError, UndefinedStatusCode)):
-        body = case.body if isinstance(case.body, dict) else {}
-        if operation == "PATCH /api/v1/members/{id}/" and "role" not in body:
-            return "test_member_patch_without_role_is_not_a_server_error"
-        query = {k: str(v) for k, v in (case.query or {}).items()}
-        if operation == "GET /api/v1/orders/" and _offset_beyond_postgres(query):
-            return "test_fuzz_inputs.py::test_created_filter_with_far_utc_offset_is_400_not_500"
-        if operation == "GET /api/v1/products/" and _overflowing_price_filter(query):
-            return "test_fuzz_inputs.py::test_price_filter_beyond_numeric_range_is_400_not_500"
-    return None
-
-
 @dataclass
 class Findings:
     by_operation: dict[str, list[str]] = field(default_factory=dict)
-    known: dict[str, int] = field(default_factory=dict)
     statuses: Counter = field(default_factory=Counter)  # (operation, status) -> calls
 
     def add(self, operation: str, failure: Failure, case, response) -> None:
-        known = _is_known(operation, case, response, failure)
-        if known:
-            self.known[known] = self.known.get(known, 0) + 1
-            return
         seen = self.by_operation.setdefault(operation, [])
         title = f"{failure.title}: {failure.message.splitlines()[0] if failure.message else ''}"
         if not any(entry.startswith(title) for entry in seen):
@@ -270,15 +231,14 @@ def test_every_operation_conforms_to_the_schema(alpha, alpha_token, api_schema, 
                 findings=findings,
             )
     calls = sum(findings.statuses.values())
-    print(f"{len(operations)} operations, {calls} calls; known (pinned below): {findings.known}")
+    print(f"{len(operations)} operations, {calls} calls")
     for (label, status), count in sorted(findings.statuses.items()):
         print(f"  {label:45} {status} x{count}")
     assert not findings.by_operation, findings.report()
 
 
 # ---------------------------------------------------------------------------------------
-# What the run above found, pinned one by one (strict: a fix turns these into failures,
-# so the exemption in ``_is_known`` gets removed with them).
+# What the run above once found, kept as regression tests.
 
 
 def _documented_responses(alpha, path: str, method: str) -> set[str]:
@@ -296,12 +256,6 @@ REFUSED_QUERIES = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET list endpoints answer 400 validation_error for refused filter/query values "
-    "(django-filter, months out of 1-120), but the schema documents 400 only on writes "
-    "(shared_apps/core/openapi.py _ERRORS_ON_WRITE)",
-)
 @pytest.mark.parametrize(("path", "query"), REFUSED_QUERIES, ids=lambda v: str(v))
 def test_refused_query_parameters_are_documented_as_400(alpha, alpha_token, path, query):
     client = host_client(alpha.host)
@@ -312,12 +266,6 @@ def test_refused_query_parameters_are_documented_as_400(alpha, alpha_token, path
     assert "400" in _documented_responses(alpha, path, "get")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="auth/token/, auth/token/refresh/ and auth/session/ answer 401 for wrong "
-    "credentials or a foreign token, but as PublicEndpoint views their schema documents "
-    "only 400 and 429 (shared_apps/core/openapi.py _get_response_bodies)",
-)
 @pytest.mark.parametrize(
     ("path", "body"),
     [
@@ -334,12 +282,6 @@ def test_refused_credentials_are_documented_as_401(alpha, path, body):
     assert "401" in _documented_responses(alpha, path, "post")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PATCH /api/v1/members/{id}/ with a body without 'role' (valid: the schema's "
-    "PatchedMemberRoleInput has no required field) raises KeyError 'role' in "
-    "MemberViewSet.update_object -> 500",
-)
 def test_member_patch_without_role_is_not_a_server_error(alpha, alpha_token, seeded_ids):
     client = host_client(alpha.host)
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {alpha_token}")
@@ -349,12 +291,6 @@ def test_member_patch_without_role_is_not_a_server_error(alpha, alpha_token, see
     assert OrganizationUser.objects.get(pk=seeded_ids["members"]).role == "member"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="billing/checkout/ and billing/portal/ answer 503 billing_disabled (no "
-    "STRIPE_SECRET_KEY, as in tests) or stripe_unavailable, but their schema does not "
-    "document 503 (billing/apis.py extend_schema)",
-)
 @pytest.mark.parametrize("path", ["/api/v1/billing/checkout/", "/api/v1/billing/portal/"])
 def test_stripe_unavailable_is_documented_as_503(alpha, alpha_token, path):
     client = host_client(alpha.host)
