@@ -1,10 +1,29 @@
-"""`make bench`: SPEC §9 figures, each measured side by side with its baseline in one run.
+"""`make bench`: every SPEC §9 figure, each next to its baseline, measured in one run.
 
 Runs against a throw-away database (``tessera_bench``) on the embedded PostgreSQL (or
-``DATABASE_URL``). Prints a table and writes JSON (``--json``, default
-``bench-results.json``). Figures so far: sign-up provisioning (spare-schema pool vs
-stock django-tenants schema creation) and SQL statements per tenant request (vs the
-same endpoint with tenancy switched off, and vs stock django-tenants routing).
+``DATABASE_URL``), repeats each measurement (``--runs``), and prints one table with the
+median, the spread (min-max) and the ratio to the baseline of every figure; the same goes
+to ``bench-results.json`` (``--json``). ``docs/performance.md`` explains each figure.
+
+Sizes: the default run takes a few minutes on 2 cores (fan-out over 100 tenants,
+no-op migrations over 100, scale figures at 10 vs 1,000 tenants). ``--full``
+(``make bench BENCH_ARGS=--full``) runs the SPEC sizes: fan-out and migrations over
+1,000 tenants, scale figures at 10 vs 10,000, and longer HTTP runs.
+
+Figures, in the order they are measured:
+
+e. Celery fan-out vs the same tasks without tenant switching, and one connection's
+   memory with and without recycling (``tests/benchmarks/celery_bench.py``). First: a
+   fan-out reaches every live tenant, so no other tenant may exist yet.
+b. SQL statements per tenant request beyond the same request with tenancy switched off.
+g. (first half) routing time and sign-up at 10 tenants.
+a, f. requests/s and latency of tenant list endpoints under ``wrk`` against gunicorn,
+   vs the same endpoints with tenancy switched off (``tests/benchmarks/web.py``).
+c. sign-up p50, pool vs stock, with 0 and 50 extra no-op tenant migrations
+   (``tests/benchmarks/provisioning.py``).
+d. no-op ``migrate_tenants`` vs stock ``migrate_schemas --executor=multiprocessing``
+   (``tests/benchmarks/migrating.py``).
+g. (second half) routing time and sign-up at 1,000 (``--full``: 10,000) tenants.
 """
 
 from __future__ import annotations
@@ -12,18 +31,40 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
+import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+import traceback
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+os.environ.setdefault("LOG_LEVEL", "WARNING")  # the in-process parts; servers log as deployed
+
+DATABASE = "tessera_bench"
+SIZES = {
+    "default": {"celery": 100, "migrate": 200, "scale": 1_000, "duration": 4.0},
+    "full": {"celery": 1_000, "migrate": 1_000, "scale": 10_000, "duration": 10.0},
+}
+SMALL = 10  # tenants of the small side of the scale figures
+ENDPOINTS = ("products", "orders", "customers")
+PAGE = "?page_size=20"
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def _setup():
     import django
     from django.conf import settings
 
-    settings.DATABASES["default"]["TEST"] = {"NAME": "tessera_bench"}
+    settings.DATABASES["default"]["TEST"] = {"NAME": DATABASE}
     # Real password hashing (test settings use MD5 for speed): sign-up pays for it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     django.setup()
@@ -33,63 +74,94 @@ def _setup():
     return setup_databases(verbosity=0, interactive=False)
 
 
-def _summary(samples: list[float]) -> dict[str, float]:
+def summary(samples: list[float]) -> dict:
     ordered = sorted(samples)
     return {
-        "p50": statistics.median(ordered),
+        "median": statistics.median(ordered),
         "min": ordered[0],
         "max": ordered[-1],
         "n": len(ordered),
+        "samples": samples,
     }
 
 
-def bench_provisioning(runs: int) -> list[dict]:
-    from django.db import connection
+def figure(
+    name: str,
+    value: float | int | None,
+    baseline: float | int | None,
+    *,
+    baseline_name: str,
+    ratio: float | None,
+    target: str,
+    meets: bool | None,
+    spread: dict | None = None,
+    **extra,
+) -> dict:
+    return {
+        "figure": name,
+        "value": value,
+        "baseline": baseline,
+        "baseline_name": baseline_name,
+        "ratio": ratio,
+        "target": target,
+        "meets": meets,
+        "spread": spread,
+        **extra,
+    }
 
-    from tenants.models import SpareSchema, Tenant
-    from tenants.provisioning import spare_schemas_replenish, tenant_provision
-    from tenants.services import tenant_destroy
 
-    def signup(n: int, label: str) -> float:
-        started = time.perf_counter()
-        tenant_provision(
-            name=f"Bench {label} {n}",
-            subdomain=f"bench-{label}-{n}",
-            owner_email=f"owner{n}@{label}.bench",
-            owner_password="bench-password-123",
+def _spread(ours: dict, theirs: dict | None = None) -> dict:
+    spread = {"value": [ours["min"], ours["max"]], "n": ours["n"]}
+    if theirs is not None:
+        spread["baseline"] = [theirs["min"], theirs["max"]]
+    return spread
+
+
+# e. Celery ---------------------------------------------------------------------------------
+
+
+def bench_celery(tenants: int) -> list[dict]:
+    from tests.benchmarks import celery_bench
+
+    try:
+        measured = celery_bench.run(tenants)
+    except Exception as exc:  # report it in the table and carry on with the other figures
+        traceback.print_exc()
+        return [
+            figure(
+                f"Celery fan-out over {tenants} tenants (tasks/s)",
+                None,
+                None,
+                baseline_name=f"not measured: celery_bench.run failed: {exc!r}"[:300],
+                ratio=None,
+                target=">= 0.80",
+                meets=False,
+            )
+        ]
+    rows = []
+    for row in measured:
+        fanout = "fan-out" in row["figure"]
+        rows.append(
+            {
+                **row,
+                "meets": row["ratio"] >= 0.80 if fanout else None,
+                "spread": {
+                    "value": [min(row["rounds"]["fanout"]), max(row["rounds"]["fanout"])],
+                    "baseline": [min(row["rounds"]["baseline"]), max(row["rounds"]["baseline"])],
+                    "n": len(row["rounds"]["fanout"]),
+                }
+                if fanout
+                else None,
+            }
         )
-        return time.perf_counter() - started
+    return rows
 
-    pooled, stock = [], []
-    for n in range(runs):
-        spare_schemas_replenish(target=1)  # outside the timing: the pool is refilled async
-        pooled.append(signup(n, "pool"))
-    # Baseline: the same sign-up with an empty pool, i.e. what stock django-tenants does on
-    # the request path (auto_create_schema: CREATE SCHEMA, then migrate_schemas).
-    for n in range(runs):
-        for spare in SpareSchema.objects.all():
-            with connection.cursor() as cursor:
-                cursor.execute(f'DROP SCHEMA IF EXISTS "{spare.schema_name}" CASCADE')
-            spare.delete()
-        stock.append(signup(n, "stock"))
-    for tenant in Tenant.objects.filter(subdomain__startswith="bench-"):
-        tenant_destroy(tenant=tenant)
-    p, s = _summary(pooled), _summary(stock)
-    return [
-        {
-            "figure": "sign-up to working tenant, p50 (s)",
-            "value": p["p50"],
-            "baseline": s["p50"],
-            "baseline_name": "same sign-up, schema migrated on the request path (stock)",
-            "ratio": s["p50"] / p["p50"],
-            "target": "p50 <= 1 s",
-            "spread": [p["min"], p["max"]],
-            "n": p["n"],
-        },
-    ]
+
+# b. Statements per request -------------------------------------------------------------------
 
 
 def bench_statements() -> list[dict]:
+    from django.conf import settings
     from django.db import connection
     from django.test import override_settings
     from django.test.utils import CaptureQueriesContext
@@ -98,29 +170,23 @@ def bench_statements() -> list[dict]:
     from tenants.authentication import tenant_token_pair
     from tenants.provisioning import tenant_provision
     from tenants.services import tenant_destroy
+    from tests.benchmarks.notenancy import PreloadedTenantMiddleware
+    from tests.benchmarks.schemas import create_spare
 
+    create_spare()
     provisioned = tenant_provision(
         name="Stmt",
         subdomain="bench-stmt",
         owner_email="stmt@bench.test",
         owner_password="bench-password-123",
+        plan_code="pro",
     )
     tenant, host = provisioned.tenant, provisioned.domain.domain
     token = tenant_token_pair(user=provisioned.user, tenant=tenant)["access"]
+    tenant.domain_url = host
+    PreloadedTenantMiddleware.tenant = tenant
 
-    class FixedTenant:
-        def __init__(self, get_response):
-            self.get_response = get_response
-
-        def __call__(self, request):
-            request.tenant = tenant
-            return self.get_response(request)
-
-    sys.modules[__name__].FixedTenant = FixedTenant  # importable by dotted path
-
-    def count(middleware: str | None) -> int:
-        from django.conf import settings
-
+    def count(path: str, middleware: str | None) -> int:
         stack = list(settings.MIDDLEWARE)
         if middleware:
             stack = [
@@ -130,56 +196,492 @@ def bench_statements() -> list[dict]:
         with override_settings(MIDDLEWARE=stack, ROOT_URLCONF="config.urls_tenant"):
             client = APIClient(HTTP_HOST=host)
             client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-            client.get("/api/v1/me/")
+            assert client.get(path).status_code == 200
             with CaptureQueriesContext(connection) as queries:
-                client.get("/api/v1/me/")
+                assert client.get(path).status_code == 200
             return len(queries)
 
-    tessera = count(None)
-    tenant.domain_url = host
-    connection.set_tenant(tenant)
-    baseline = count(f"{__name__}.FixedTenant")
-    stock = count("django_tenants.middleware.main.TenantMainMiddleware")
-    connection.set_schema_to_public()
-    tenant_destroy(tenant=tenant)
+    counts = {}
+    try:
+        for path in ("/api/v1/me/", f"/api/v1/products/{PAGE}"):
+            connection.set_schema_to_public()
+            counts[path] = {
+                "tessera": count(path, None),
+                "baseline": count(path, "tests.benchmarks.notenancy.PreloadedTenantMiddleware"),
+                "stock": count(path, "django_tenants.middleware.main.TenantMainMiddleware"),
+            }
+    finally:
+        PreloadedTenantMiddleware.tenant = None
+        connection.set_schema_to_public()
+        tenant_destroy(tenant=tenant)
+    extra = max(c["tessera"] - c["baseline"] for c in counts.values())
+    stock = max(c["stock"] - c["baseline"] for c in counts.values())
     return [
-        {
-            "figure": "SQL statements per tenant request beyond no-tenancy baseline",
-            "value": tessera - baseline,
-            "baseline": 0,
-            "baseline_name": f"no tenancy ({baseline} stmts)",
-            "ratio": None,
-            "target": "<= 1",
-            "stock_django_tenants": stock - baseline,
-        },
+        figure(
+            "SQL statements per tenant request beyond no tenancy",
+            extra,
+            0,
+            baseline_name="same requests, tenancy switched off: "
+            + ", ".join(f"{p} {c['baseline']}" for p, c in counts.items())
+            + f"; stock django-tenants +{stock}",
+            ratio=None,
+            target="<= 1",
+            meets=extra <= 1,
+            per_path=counts,
+        )
     ]
 
 
+# g. Scale: routing and sign-up at a given number of tenants ----------------------------------
+
+
+def routing_times(hosts: list[str], *, runs: int, calls: int = 2_000) -> dict:
+    """Per-request routing (``resolver.route``) over ``hosts`` picked at random, all
+    cached (steady state); plus the first sight of a host (cache miss)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tenants.resolution import resolver
+
+    rng = random.Random(7)
+    resolver.clear()
+    misses = []
+    for host in hosts:
+        started = time.perf_counter()
+        resolver.route(host)
+        misses.append(time.perf_counter() - started)
+    medians = []
+    for _ in range(runs):
+        order = [rng.choice(hosts) for _ in range(calls)]
+        seconds = []
+        for host in order:
+            started = time.perf_counter()
+            resolver.route(host)
+            seconds.append(time.perf_counter() - started)
+        medians.append(statistics.median(seconds) * 1e6)
+    with CaptureQueriesContext(connection) as queries:
+        for host in hosts[:100]:
+            resolver.route(host)
+    connection.set_schema_to_public()
+    return {
+        "hit_us": summary(medians),
+        "miss_us": statistics.median(misses) * 1e6,
+        "statements_per_hit": len(queries) / min(100, len(hosts)),
+        "cached_hosts": len(resolver),
+    }
+
+
+def scale_point(count: int, *, runs: int) -> dict:
+    from tests.benchmarks.provisioning import signup_times
+    from tests.benchmarks.schemas import bench_hosts, grow_tenants
+
+    log(f"scale: {count} tenants (creating schemas)")
+    grow_tenants(count, progress=False)
+    routing = routing_times(bench_hosts(count), runs=runs)
+    log(f"scale: sign-up x{runs} at {count} tenants")
+    signup = summary(signup_times(runs, pooled=True, label=f"at{count}"))
+    return {"tenants": count, "routing": routing, "signup": signup}
+
+
+def scale_rows(small: dict, large: dict) -> list[dict]:
+    n, m = small["tenants"], large["tenants"]
+    hit_small, hit_large = small["routing"]["hit_us"], large["routing"]["hit_us"]
+    ratio = hit_large["median"] / hit_small["median"]
+    sign_small, sign_large = small["signup"], large["signup"]
+    sign_ratio = sign_large["median"] / sign_small["median"]
+    return [
+        figure(
+            f"routing a request at {m:,} tenants, cached host (us)",
+            hit_large["median"],
+            hit_small["median"],
+            baseline_name=f"same at {n} tenants; statements per request "
+            f"{large['routing']['statements_per_hit']:.0f} vs "
+            f"{small['routing']['statements_per_hit']:.0f}; first sight of a host "
+            f"{large['routing']['miss_us']:.0f} vs {small['routing']['miss_us']:.0f} us",
+            ratio=ratio,
+            target="ratio <= 1.10",
+            meets=ratio <= 1.10
+            and large["routing"]["statements_per_hit"] <= small["routing"]["statements_per_hit"],
+            spread=_spread(hit_large, hit_small),
+            at=[small["routing"], large["routing"]],
+        ),
+        figure(
+            f"sign-up p50 at {m:,} tenants (s)",
+            sign_large["median"],
+            sign_small["median"],
+            baseline_name=f"same sign-up at {n} tenants",
+            ratio=sign_ratio,
+            target="ratio <= 1.10",
+            meets=sign_ratio <= 1.10,
+            spread=_spread(sign_large, sign_small),
+        ),
+    ]
+
+
+# a, f. HTTP -----------------------------------------------------------------------------------
+
+
+def seed_api_tenant():
+    """A tenant with 50 products, customers and orders (2 items each); its owner's JWT."""
+    from django_tenants.utils import tenant_context
+
+    from tenant_apps.catalog.models import Category, Product, ProductStatus
+    from tenant_apps.orders.models import Customer, Order, OrderItem, OrderStatus
+    from tenants.authentication import tenant_token_pair
+    from tenants.provisioning import tenant_provision
+    from tests.benchmarks.schemas import create_spare
+
+    create_spare()
+    provisioned = tenant_provision(
+        name="Bench API",
+        subdomain="bench-api",
+        owner_email="owner@bench-api.bench",
+        owner_password="bench-password-123",
+        plan_code="pro",
+    )
+    tenant = provisioned.tenant
+    with tenant_context(tenant):
+        categories = Category.objects.bulk_create(
+            [Category(name=f"Category {i}", slug=f"category-{i}") for i in range(5)]
+        )
+        products = Product.objects.bulk_create(
+            [
+                Product(
+                    name=f"Product {i}",
+                    slug=f"product-{i}",
+                    description="A product of the benchmark catalog.",
+                    price=Decimal("9.99") + i,
+                    stock=1_000,
+                    status=ProductStatus.ACTIVE,
+                    category=categories[i % 5],
+                )
+                for i in range(50)
+            ]
+        )
+        customers = Customer.objects.bulk_create(
+            [Customer(name=f"Customer {i}", email=f"customer{i}@bench.example") for i in range(50)]
+        )
+        orders = Order.objects.bulk_create(
+            [
+                Order(
+                    customer=customers[i % 50],
+                    total=products[i % 50].price + products[(i + 1) % 50].price,
+                    status=OrderStatus.PAID if i % 2 else OrderStatus.PLACED,
+                )
+                for i in range(50)
+            ]
+        )
+        OrderItem.objects.bulk_create(
+            [
+                OrderItem(
+                    order=order,
+                    product=products[(i + k) % 50],
+                    quantity=1,
+                    unit_price=products[(i + k) % 50].price,
+                    line_total=products[(i + k) % 50].price,
+                )
+                for i, order in enumerate(orders)
+                for k in (0, 1)
+            ]
+        )
+    token = tenant_token_pair(user=provisioned.user, tenant=tenant)["access"]
+    return tenant, provisioned.domain.domain, token
+
+
+def bench_http(*, runs: int, seconds: float) -> list[dict]:
+    from tenants.services import tenant_destroy
+    from tests.benchmarks import web
+
+    if not web.wrk_available():
+        log(web.WRK_MISSING)
+        return [
+            figure(
+                name,
+                None,
+                None,
+                baseline_name="not measured: " + web.WRK_MISSING,
+                ratio=None,
+                target=target,
+                meets=None,
+            )
+            for name, target in [
+                ("requests/s, GET products (20 rows), 8 clients", "ratio >= 0.90"),
+                *((f"latency p99, GET {e} (20 rows), 8 clients (ms)", "< 100") for e in ENDPOINTS),
+            ]
+        ]
+
+    tenant, host, token = seed_api_tenant()
+    results: dict[str, dict[str, list[dict]]] = {
+        e: {"tessera": [], "baseline": []} for e in ENDPOINTS
+    }
+    try:
+        with tempfile.TemporaryDirectory(prefix="tessera-bench-web-") as directory:
+            log("http: starting gunicorn with and without tenancy")
+            with web.servers(Path(directory), tenant.schema_name) as servers:
+                for endpoint in ENDPOINTS:
+                    path = f"/api/v1/{endpoint}/{PAGE}"
+                    bodies = {}
+                    for name, server in servers.items():
+                        status, body = web.get(server, path, host=host, token=token)
+                        assert status == 200, (name, status, body[:300])
+                        bodies[name] = json.loads(body)
+                        assert len(bodies[name]["results"]) == 20, bodies[name]
+                    assert bodies["tessera"] == bodies["baseline"], f"{endpoint}: not the same data"
+                    for server in servers.values():  # warm-up: connections, caches, imports
+                        web.wrk(server, path, host=host, token=token, seconds=2)
+                for run in range(runs):
+                    order = list(servers.values())
+                    if run % 2:
+                        order.reverse()
+                    for endpoint in ENDPOINTS:
+                        if endpoint != "products" and run >= max(3, runs // 2):
+                            continue  # fewer runs for the latency-only endpoints
+                        path = f"/api/v1/{endpoint}/{PAGE}"
+                        for server in order:
+                            result = web.wrk(server, path, host=host, token=token, seconds=seconds)
+                            results[endpoint][server.name].append(result)
+                    log(f"http: round {run + 1}/{runs} done")
+    finally:
+        tenant_destroy(tenant=tenant)
+    return http_rows(results)
+
+
+def http_rows(results: dict[str, dict[str, list[dict]]]) -> list[dict]:
+    products = results["products"]
+    ours = summary([r["rps"] for r in products["tessera"]])
+    theirs = summary([r["rps"] for r in products["baseline"]])
+    paired = [
+        a["rps"] / b["rps"] for a, b in zip(products["tessera"], products["baseline"], strict=True)
+    ]
+    ratio = ours["median"] / theirs["median"]
+    rows = [
+        figure(
+            "requests/s, GET products (20 rows), 8 clients",
+            ours["median"],
+            theirs["median"],
+            baseline_name="same endpoint and data, tenancy switched off "
+            f"(paired run ratios {min(paired):.2f}-{max(paired):.2f})",
+            ratio=ratio,
+            target="ratio >= 0.90",
+            meets=ratio >= 0.90,
+            spread=_spread(ours, theirs),
+            paired_ratios=paired,
+        )
+    ]
+    for endpoint in ENDPOINTS:
+        ours = summary([r["p99_ms"] for r in results[endpoint]["tessera"]])
+        theirs = summary([r["p99_ms"] for r in results[endpoint]["baseline"]])
+        p50 = statistics.median(r["p50_ms"] for r in results[endpoint]["tessera"])
+        base_p50 = statistics.median(r["p50_ms"] for r in results[endpoint]["baseline"])
+        rps = statistics.median(r["rps"] for r in results[endpoint]["tessera"])
+        rows.append(
+            figure(
+                f"latency p99, GET {endpoint} (20 rows), 8 clients (ms)",
+                ours["median"],
+                theirs["median"],
+                baseline_name=f"tenancy off; p50 {p50:.1f} vs {base_p50:.1f} ms; "
+                f"{rps:.0f} requests/s",
+                ratio=ours["median"] / theirs["median"],
+                target="< 100",
+                meets=ours["max"] < 100,
+                spread=_spread(ours, theirs),
+                p50_ms={"value": p50, "baseline": base_p50},
+            )
+        )
+    return rows
+
+
+# c. Sign-up, pool vs stock, as migrations accumulate -----------------------------------------
+
+
+def bench_signup(*, runs: int, database: str) -> list[dict]:
+    from tests.benchmarks.provisioning import run_child
+
+    log(f"sign-up: pool and stock, x{runs}, with the project's tenant migrations")
+    plain = run_child(extra_migrations=0, runs=runs, database=database)
+    log(f"sign-up: pool and stock, x{runs}, with 50 extra no-op tenant migrations")
+    extra = run_child(extra_migrations=50, runs=runs, database=database)
+    pool0, stock0 = summary(plain["pooled"]), summary(plain["stock"])
+    pool50, stock50 = summary(extra["pooled"]), summary(extra["stock"])
+    flat = pool50["median"] / pool0["median"]
+    return [
+        figure(
+            "sign-up to a working tenant, p50 (s)",
+            pool0["median"],
+            stock0["median"],
+            baseline_name="same sign-up, schema migrated on the request path (stock)",
+            ratio=pool0["median"] / stock0["median"],
+            target="<= 1 s",
+            meets=pool0["median"] <= 1.0,
+            spread=_spread(pool0, stock0),
+        ),
+        figure(
+            "sign-up p50 with 50 more tenant migrations (s)",
+            pool50["median"],
+            pool0["median"],
+            baseline_name="same, without them; stock path: "
+            f"{stock50['median']:.2f} s vs {stock0['median']:.2f} s "
+            f"({stock50['median'] / stock0['median']:.2f}x)",
+            ratio=flat,
+            target="ratio <= 1.10, <= 1 s",
+            meets=flat <= 1.10 and pool50["median"] <= 1.0,
+            spread=_spread(pool50, pool0),
+            stock={"without": stock0, "with_50": stock50},
+        ),
+    ]
+
+
+# d. No-op migrations --------------------------------------------------------------------------
+
+
+def bench_migrate(*, tenants: int, runs: int, stock_runs: int, database: str) -> list[dict]:
+    from tests.benchmarks.migrating import noop_times
+    from tests.benchmarks.schemas import drop_spares, grow_tenants
+
+    log(f"migrations: creating {tenants} tenant schemas")
+    grow_tenants(tenants, progress=False)
+    drop_spares()
+    log(f"migrations: no-op runs over {tenants} tenants (stock x{stock_runs})")
+    times = noop_times(database, runs=runs, stock_runs=stock_runs)
+    fast, stock = summary(times["fast"]), summary(times["stock"])
+    speedup = stock["median"] / fast["median"]
+    return [
+        figure(
+            f"no-op migrate over {tenants:,} tenants (s)",
+            fast["median"],
+            stock["median"],
+            baseline_name="stock migrate_schemas --tenant --executor=multiprocessing "
+            "(2 processes); both as manage.py processes",
+            ratio=speedup,
+            target="speed-up >= 10x",
+            meets=speedup >= 10,
+            spread=_spread(fast, stock),
+        )
+    ]
+
+
+# Output ------------------------------------------------------------------------------------
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return str(value)
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3f}"
+
+
+def table(rows: list[dict]) -> str:
+    width = max(len(r["figure"]) for r in rows) + 2
+    aim = max(len(r["target"]) for r in rows) + 2
+    head = f"{'figure':<{width}}{'tessera':>10}{'baseline':>11}{'ratio':>8}  {'target':<{aim}}meets"
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "-"
+        meets = {True: "yes", False: "NO", None: "-"}[row["meets"]]
+        lines.append(
+            f"{row['figure']:<{width}}{_fmt(row['value']):>10}{_fmt(row['baseline']):>11}"
+            f"{ratio:>8}  {row['target']:<{aim}}{meets}"
+        )
+        note = f"baseline: {row['baseline_name']}"
+        spread = row.get("spread")
+        if spread:
+            note += f"; spread {_fmt(spread['value'][0])}-{_fmt(spread['value'][1])}"
+            if "baseline" in spread:
+                note += f" vs {_fmt(spread['baseline'][0])}-{_fmt(spread['baseline'][1])}"
+            note += f", n={spread['n']}"
+        lines.append(f"    {note}")
+    return "\n".join(lines)
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parents[2],
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=7)
+    parser = argparse.ArgumentParser(
+        description="SPEC §9 figures against their baselines",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--full", action="store_true", help="1,000 / 10,000 tenant sizes")
+    parser.add_argument("--runs", type=int, default=5, help="repetitions of each measurement")
+    parser.add_argument("--stock-migrate-runs", type=int, default=2)
     parser.add_argument("--json", default="bench-results.json")
+    parser.add_argument(
+        "--only",
+        default="celery,statements,http,signup,migrate,scale",
+        help="comma-separated subset of: celery,statements,http,signup,migrate,scale",
+    )
     args = parser.parse_args(argv)
+    sizes = SIZES["full" if args.full else "default"]
+    only = set(args.only.split(","))
+    started, load_before = time.perf_counter(), os.getloadavg()
     old_config = _setup()
+    from django.db import connection
     from django.test.utils import teardown_databases
 
+    from config.celery import app
+    from tests.benchmarks.broker import private_broker
+
+    database = connection.settings_dict["NAME"]
+    rows: list[dict] = []
     try:
-        rows = bench_statements() + bench_provisioning(args.runs)
+        with private_broker(app):
+            if "celery" in only:
+                log(f"celery: fan-out and connection memory over {sizes['celery']} tenants")
+                rows += bench_celery(sizes["celery"])
+            if "statements" in only:
+                rows += bench_statements()
+            small = scale_point(SMALL, runs=args.runs) if "scale" in only else None
+            if "http" in only:
+                rows += bench_http(runs=args.runs, seconds=sizes["duration"])
+            if "signup" in only:
+                rows += bench_signup(runs=args.runs, database=database)
+            if "migrate" in only:
+                rows += bench_migrate(
+                    tenants=sizes["migrate"],
+                    runs=args.runs,
+                    stock_runs=args.stock_migrate_runs,
+                    database=database,
+                )
+            if small is not None:
+                rows += scale_rows(small, scale_point(sizes["scale"], runs=args.runs))
     finally:
+        connection.close()
         teardown_databases(old_config, verbosity=0)
-    print(f"{'figure':<62} {'tessera':>10} {'baseline':>10} {'ratio':>8}  target")
-    for row in rows:
-        ratio = f"{row['ratio']:.1f}x" if row["ratio"] else "-"
-        value = f"{row['value']:.3f}" if isinstance(row["value"], float) else str(row["value"])
-        base = (
-            f"{row['baseline']:.3f}" if isinstance(row["baseline"], float) else str(row["baseline"])
-        )
-        print(f"{row['figure']:<62} {value:>10} {base:>10} {ratio:>8}  {row['target']}")
-        print(f"{'':<62} baseline: {row['baseline_name']}")
-        if "stock_django_tenants" in row:
-            print(f"{'':<62} stock django-tenants: +{row['stock_django_tenants']} statements")
+    load_after = os.getloadavg()
+    print(table(rows))
+    print(
+        f"\n{'full' if args.full else 'default'} size, {args.runs} runs, "
+        f"{time.perf_counter() - started:.0f} s; load average before {load_before[0]:.2f}, "
+        f"after {load_after[0]:.2f}; {os.cpu_count()} CPUs"
+    )
+    meta = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": _git_commit(),
+        "size": "full" if args.full else "default",
+        "sizes": sizes,
+        "runs": args.runs,
+        "seconds": time.perf_counter() - started,
+        "load_average": {"before": load_before, "after": load_after},
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
     with open(args.json, "w") as handle:
-        json.dump(rows, handle, indent=2)
+        json.dump({"meta": meta, "figures": rows}, handle, indent=2, default=str)
     return 0
 
 
