@@ -89,3 +89,16 @@ class DestroyModelMixin:
 
     def delete_object(self, obj: Model) -> None:
         raise NotImplementedError
+
+
+class TenantCrudViewSet(
+    ListModelMixin,
+    RetrieveModelMixin,
+    CreateModelMixin,
+    UpdateModelMixin,
+    DestroyModelMixin,
+    TenantViewSet,
+):
+    """List, retrieve, create, partial update (PATCH; no PUT) and delete through services."""
+
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]

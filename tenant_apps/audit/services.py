@@ -42,3 +42,39 @@ def audit_record(
         object_id=str(object_id),
         changes=_jsonable(changes or {}),
     )
+
+
+def audited_update(
+    *,
+    instance: models.Model,
+    data: dict[str, Any],
+    fields: tuple[str, ...],
+    acting_user,
+    action: str,
+    validate_constraints: bool = True,
+) -> dict[str, Any]:
+    """Apply the ``fields`` of ``data`` that differ, validate, save only those columns and
+    record the change. Call inside the service's transaction; returns what changed."""
+    changed = {f: data[f] for f in fields if f in data and getattr(instance, f) != data[f]}
+    if changed:
+        for field, value in changed.items():
+            setattr(instance, field, value)
+        instance.full_clean(validate_constraints=validate_constraints)
+        update_fields = [*changed, "updated"] if hasattr(instance, "updated") else [*changed]
+        instance.save(update_fields=update_fields)
+        audit_record(actor=acting_user, action=action, target=instance, changes=changed)
+    return changed
+
+
+def audited_delete(*, instance: models.Model, acting_user, action: str, protected: str) -> None:
+    """Delete and record it; a row other rows still protect is a 409 with ``protected``."""
+    from django.db.models import ProtectedError
+
+    from shared_apps.core.errors import Conflict
+
+    pk, label = instance.pk, instance._meta.label_lower
+    try:
+        instance.delete()
+    except ProtectedError as exc:
+        raise Conflict(protected) from exc
+    audit_record(actor=acting_user, action=action, object_type=label, object_id=pk)

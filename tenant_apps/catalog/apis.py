@@ -1,14 +1,7 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 
-from shared_apps.core.viewsets import (
-    CreateModelMixin,
-    DestroyModelMixin,
-    ListModelMixin,
-    RetrieveModelMixin,
-    TenantViewSet,
-    UpdateModelMixin,
-)
+from shared_apps.core.viewsets import TenantCrudViewSet
 from tenant_apps.catalog import selectors, services
 from tenant_apps.catalog.filters import CategoryFilter, ProductFilter
 from tenant_apps.catalog.serializers import (
@@ -19,21 +12,13 @@ from tenant_apps.catalog.serializers import (
 )
 
 
-class CategoryViewSet(
-    ListModelMixin,
-    RetrieveModelMixin,
-    CreateModelMixin,
-    UpdateModelMixin,
-    DestroyModelMixin,
-    TenantViewSet,
-):
+class CategoryViewSet(TenantCrudViewSet):
     output_serializer_class = CategoryOutputSerializer
     input_serializer_class = CategoryInputSerializer
     filterset_class = CategoryFilter
     search_fields = ["name", "slug"]
     ordering_fields = ["name", "created"]
     ordering = ["name"]
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def select(self):
         return selectors.category_list()
@@ -48,21 +33,13 @@ class CategoryViewSet(
         services.category_delete(category=obj, acting_user=self.request.user)
 
 
-class ProductViewSet(
-    ListModelMixin,
-    RetrieveModelMixin,
-    CreateModelMixin,
-    UpdateModelMixin,
-    DestroyModelMixin,
-    TenantViewSet,
-):
+class ProductViewSet(TenantCrudViewSet):
     output_serializer_class = ProductOutputSerializer
     input_serializer_class = ProductInputSerializer
     filterset_class = ProductFilter
     search_fields = ["name", "description"]
     ordering_fields = ["name", "price", "stock", "created"]
     ordering = ["-created"]
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def select(self):
         return selectors.product_list()

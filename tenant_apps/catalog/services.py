@@ -6,12 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import ProtectedError
 
 from billing.limits import Limit, limit_check
 from shared_apps.core.errors import Conflict, ValidationFailed
 from shared_apps.core.slugs import unique_slug
-from tenant_apps.audit.services import audit_record
+from tenant_apps.audit.services import audit_record, audited_delete, audited_update
 from tenant_apps.catalog.models import Category, Product, ProductStatus
 from tenants.context import current_tenant
 
@@ -63,27 +62,23 @@ def category_update(*, category: Category, data: dict[str, Any], acting_user) ->
         _check_slug_free(Category, data["slug"], exclude_pk=category.pk)
     if "parent" in data:
         _check_parent(category, data["parent"])
-    changed = {}
-    for field in ("name", "slug", "parent"):
-        if field in data and getattr(category, field) != data[field]:
-            setattr(category, field, data[field])
-            changed[field] = data[field]
-    if changed:
-        category.full_clean()
-        category.save(update_fields=[*changed, "updated"])
-        audit_record(actor=acting_user, action="category.updated", target=category, changes=changed)
+    audited_update(
+        instance=category,
+        data=data,
+        fields=("name", "slug", "parent"),
+        acting_user=acting_user,
+        action="category.updated",
+    )
     return category
 
 
 @transaction.atomic
 def category_delete(*, category: Category, acting_user) -> None:
-    pk = category.pk
-    try:
-        category.delete()
-    except ProtectedError as exc:
-        raise Conflict("Move or delete its subcategories first.") from exc
-    audit_record(
-        actor=acting_user, action="category.deleted", object_type="catalog.category", object_id=pk
+    audited_delete(
+        instance=category,
+        acting_user=acting_user,
+        action="category.deleted",
+        protected="Move or delete its subcategories first.",
     )
 
 
@@ -128,15 +123,13 @@ def product_update(*, product: Product, data: dict[str, Any], acting_user) -> Pr
     product = Product.objects.select_for_update().get(pk=product.pk)
     if "slug" in data:
         _check_slug_free(Product, data["slug"], exclude_pk=product.pk)
-    changed = {}
-    for field in PRODUCT_FIELDS:
-        if field in data and getattr(product, field) != data[field]:
-            setattr(product, field, data[field])
-            changed[field] = data[field]
-    if changed:
-        product.full_clean()
-        product.save(update_fields=[*changed, "updated"])
-        audit_record(actor=acting_user, action="product.updated", target=product, changes=changed)
+    audited_update(
+        instance=product,
+        data=data,
+        fields=PRODUCT_FIELDS,
+        acting_user=acting_user,
+        action="product.updated",
+    )
     return product
 
 
@@ -152,11 +145,9 @@ def product_archive(*, product: Product, acting_user) -> Product:
 
 @transaction.atomic
 def product_delete(*, product: Product, acting_user) -> None:
-    pk = product.pk
-    try:
-        product.delete()
-    except ProtectedError as exc:
-        raise Conflict("This product has orders; archive it instead.") from exc
-    audit_record(
-        actor=acting_user, action="product.deleted", object_type="catalog.product", object_id=pk
+    audited_delete(
+        instance=product,
+        acting_user=acting_user,
+        action="product.deleted",
+        protected="This product has orders; archive it instead.",
     )

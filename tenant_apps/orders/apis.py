@@ -4,11 +4,10 @@ from rest_framework.response import Response
 
 from shared_apps.core.viewsets import (
     CreateModelMixin,
-    DestroyModelMixin,
     ListModelMixin,
     RetrieveModelMixin,
+    TenantCrudViewSet,
     TenantViewSet,
-    UpdateModelMixin,
 )
 from tenant_apps.orders import selectors, services
 from tenant_apps.orders.filters import OrderFilter
@@ -24,20 +23,12 @@ from tenant_apps.orders.serializers import (
 )
 
 
-class CustomerViewSet(
-    ListModelMixin,
-    RetrieveModelMixin,
-    CreateModelMixin,
-    UpdateModelMixin,
-    DestroyModelMixin,
-    TenantViewSet,
-):
+class CustomerViewSet(TenantCrudViewSet):
     output_serializer_class = CustomerOutputSerializer
     input_serializer_class = CustomerInputSerializer
     search_fields = ["name", "email"]
     ordering_fields = ["name", "created", "order_count", "total_spent"]
     ordering = ["-created"]
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def select(self):
         return selectors.customer_list()

@@ -13,12 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, ProtectedError
+from django.db.models import F
 from django.utils import timezone
 
 from billing.limits import Limit, limit_check
 from shared_apps.core.errors import Conflict, ValidationFailed
-from tenant_apps.audit.services import audit_record
+from tenant_apps.audit.services import audit_record, audited_delete, audited_update
 from tenant_apps.catalog.models import Product, ProductStatus
 from tenant_apps.orders.models import Customer, Order, OrderItem, OrderStatus
 from tenants.context import current_tenant
@@ -72,27 +72,24 @@ def customer_update(*, customer: Customer, data: dict[str, Any], acting_user) ->
         data["email"] = data["email"].lower()
         if Customer.objects.filter(email__iexact=data["email"]).exclude(pk=customer.pk).exists():
             raise EmailTaken(fields={"email": [EmailTaken.message]})
-    changed = {
-        f: data[f] for f in ("name", "email") if f in data and getattr(customer, f) != data[f]
-    }
-    if changed:
-        for field, value in changed.items():
-            setattr(customer, field, value)
-        customer.full_clean(validate_constraints=False)
-        customer.save(update_fields=[*changed, "updated"])
-        audit_record(actor=acting_user, action="customer.updated", target=customer, changes=changed)
+    audited_update(
+        instance=customer,
+        data=data,
+        fields=("name", "email"),
+        acting_user=acting_user,
+        action="customer.updated",
+        validate_constraints=False,
+    )
     return customer
 
 
 @transaction.atomic
 def customer_delete(*, customer: Customer, acting_user) -> None:
-    pk = customer.pk
-    try:
-        customer.delete()
-    except ProtectedError as exc:
-        raise Conflict("This customer has orders and cannot be deleted.") from exc
-    audit_record(
-        actor=acting_user, action="customer.deleted", object_type="orders.customer", object_id=pk
+    audited_delete(
+        instance=customer,
+        acting_user=acting_user,
+        action="customer.deleted",
+        protected="This customer has orders and cannot be deleted.",
     )
 
 
