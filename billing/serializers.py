@@ -26,7 +26,7 @@ class BillingOverviewSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
     message = serializers.CharField(allow_blank=True)
     status = serializers.CharField()
-    read_only = serializers.BooleanField()
+    read_only = serializers.BooleanField()  # type: ignore[assignment]  # the JSON key
     trial_ends_at = serializers.DateTimeField(allow_null=True)
     plan = PlanBriefSerializer()
     limits = LimitsSerializer(help_text="null means unlimited")

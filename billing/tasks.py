@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from billing import services
 from billing.models import WebhookEvent, WebhookEventStatus
+from billing.stripe_client import billing_enabled
 from tenants.context import current_tenant
 from tenants.tasking import public_task, tenant_task
 
@@ -55,7 +56,7 @@ def enforce_billing_deadlines(*, period: str) -> bool:
 @tenant_task(queue="billing", writes=False)
 def meter_usage(*, period: str) -> int | None:
     """Per tenant (fan-out, daily): report yesterday's orders to Stripe exactly once."""
-    if not services.billing_enabled():
+    if not billing_enabled():
         return None
     day = dt.date.fromisoformat(period[:10]) - dt.timedelta(days=1)
     report = services.usage_report(tenant=current_tenant(), day=day)

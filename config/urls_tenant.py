@@ -1,6 +1,6 @@
 """URLs of every tenant host (the tenant's schema is active)."""
 
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
@@ -12,7 +12,7 @@ handler400 = "shared_apps.core.views.bad_request"
 handler404 = "shared_apps.core.views.not_found"
 handler500 = "shared_apps.core.views.server_error"
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", TokenObtainApi.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshApi.as_view(), name="token-refresh"),
     path("auth/session/", SessionApi.as_view(), name="session"),

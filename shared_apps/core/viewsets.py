@@ -35,6 +35,11 @@ class TenantViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet:
         return self.select()
 
+    @property
+    def acting_user(self):
+        """The member acting (authenticated by the default permission on every write)."""
+        return self.request.user
+
     def validated(self, serializer_class: type[BaseSerializer], *, partial: bool = False) -> dict:
         serializer = serializer_class(
             data=self.request.data, partial=partial, context=self.get_serializer_context()

@@ -56,12 +56,12 @@ class MemberViewSet(
             tenant=request_tenant(self.request),
             membership=obj,
             role=data["role"],
-            acting_user=self.request.user,
+            acting_user=self.acting_user,
         )
 
     def delete_object(self, obj):
         services.member_remove(
-            tenant=request_tenant(self.request), membership=obj, acting_user=self.request.user
+            tenant=request_tenant(self.request), membership=obj, acting_user=self.acting_user
         )
 
 
@@ -84,13 +84,13 @@ class InvitationViewSet(ListModelMixin, CreateModelMixin, DestroyModelMixin, Ten
             tenant=request_tenant(self.request),
             email=data["email"],
             role=data["role"],
-            acting_user=self.request.user,
+            acting_user=self.acting_user,
             accept_url=self.request.build_absolute_uri(reverse("invitation-accept")),
         )
         return issued.invitation
 
     def delete_object(self, obj):
-        services.invitation_revoke(invitation=obj, acting_user=self.request.user)
+        services.invitation_revoke(invitation=obj, acting_user=self.acting_user)
 
     @extend_schema(
         request=InvitationAcceptSerializer, responses={201: MemberOutputSerializer}, auth=[]

@@ -9,7 +9,7 @@ MAX_STOCK = 2_147_483_647
 class CategoryInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120)
     slug = serializers.SlugField(max_length=140, required=False)
-    parent = StrictPrimaryKeyRelatedField(
+    parent = StrictPrimaryKeyRelatedField(  # type: ignore[assignment]  # the JSON key
         queryset=Category.objects.all(), required=False, allow_null=True
     )
 

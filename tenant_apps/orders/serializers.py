@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from shared_apps.core.fields import StrictPrimaryKeyRelatedField
@@ -15,7 +17,7 @@ class CustomerInputSerializer(serializers.Serializer):
 class CustomerOutputSerializer(serializers.ModelSerializer):
     order_count = serializers.IntegerField(read_only=True, default=0)
     total_spent = serializers.DecimalField(
-        max_digits=14, decimal_places=2, read_only=True, default="0.00"
+        max_digits=14, decimal_places=2, read_only=True, default=Decimal("0.00")
     )
 
     class Meta:
@@ -30,7 +32,7 @@ class OrderItemInputSerializer(serializers.Serializer):
 
 class OrderInputSerializer(serializers.Serializer):
     customer = StrictPrimaryKeyRelatedField(queryset=Customer.objects.all())
-    items = OrderItemInputSerializer(many=True, allow_empty=False, max_length=200)
+    items = OrderItemInputSerializer(many=True, allow_empty=False, max_length=200)  # type: ignore[call-arg]
     notes = serializers.CharField(required=False, allow_blank=True, max_length=5_000)
 
 
