@@ -4,8 +4,8 @@ Every message the app sends is stamped with the sender's tenant and request id
 (``tenants.tasking.stamp_headers``), and every task's base class is
 ``tenants.tasking.TenantTask``, which runs it in that tenant's schema and puts the
 connection back on public afterwards. Settings are the ``CELERY_*`` ones in
-``config/settings``; closing stale database connections around each task is done by
-Celery's Django fixup (``close_if_unusable_or_obsolete`` before and after every task).
+``config/settings``. Database connections outlive tasks (see ``_configure``):
+``tenants.tasking`` closes stale ones around each task.
 """
 
 from __future__ import annotations
@@ -32,8 +32,14 @@ app.autodiscover_tasks()
 
 
 @app.on_after_configure.connect
-def _results_next_to_the_broker(sender: Celery, **kwargs: Any) -> None:
+def _configure(sender: Celery, **kwargs: Any) -> None:
     # Chords need a result backend; unless one is configured, keep results in the
     # broker's Redis (they expire after CELERY_RESULT_EXPIRES).
     if not sender.conf.result_backend:
         sender.conf.result_backend = sender.conf.broker_url
+    # Celery's Django fixup closes every database connection before and after every
+    # task unless this (old-style, read by that name only) key is set: a new connection
+    # per task, several milliseconds each (more with TLS). Let it close only every
+    # 1,000 tasks; tenants.tasking runs Django's close_old_connections around each task
+    # (CONN_MAX_AGE, broken connections) and recycles after many schemas (ADR 0006).
+    sender.conf.setdefault("CELERY_DB_REUSE_MAX", 1000)

@@ -52,12 +52,12 @@ import time
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from celery.exceptions import Ignore, Reject, Retry
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from tenants.models import (
@@ -83,7 +83,7 @@ DEFAULT_BATCH_SIZE = 100
 DEFAULT_BATCH_INTERVAL = 1.0  # seconds between batches
 DEFAULT_JITTER = 0.5  # up to this many seconds more, at random
 
-_RUNNABLE = (*OPEN_FANOUT_STATUSES, FanoutItemStatus.FAILED)
+_RUNNABLE = (*OPEN_FANOUT_STATUSES, FanoutItemStatus.FAILED)  # as in _CLAIM_SQL
 _current_key: ContextVar[str | None] = ContextVar("fanout_item_key", default=None)
 
 
@@ -280,54 +280,73 @@ def current_item_key() -> str | None:
     return _current_key.get()
 
 
+@dataclass(frozen=True)
+class _Claim:
+    item_id: int
+    run_id: int
+    previous_attempts: int
+    schema_name: str
+    job: str
+    period: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.job}:{self.period}:{self.schema_name}"
+
+
+# Marks the item succeeded *before* the task runs, in the task's own transaction: the
+# row stays locked until commit, a failure rolls the mark back, and a duplicate message
+# blocks on the lock, then finds the item done and matches nothing. One statement.
+_CLAIM_SQL = """
+UPDATE tenants_fanoutitem AS item
+   SET status = 'succeeded', attempts = item.attempts + 1, finished_at = now(),
+       task_id = %s, last_error = ''
+  FROM tenants_fanoutrun AS run
+ WHERE item.id = %s AND run.id = item.run_id
+   AND item.status IN ('pending', 'queued', 'retrying', 'failed')
+RETURNING item.run_id, item.attempts - 1, item.schema_name, run.job, run.period
+"""
+
+
 def run_item(task: TenantTask, item_id: int, args: tuple, kwargs: dict) -> Any:
     """Run one tenant's share exactly once (called by the task base, in the tenant)."""
-    item: FanoutItem | None = None
+    claim: _Claim | None = None
     try:
         with transaction.atomic():
-            item = (
-                FanoutItem.objects.select_for_update(of=("self",))
-                .select_related("run")
-                .filter(pk=item_id)
-                .first()
-            )
-            if item is None or item.status not in _RUNNABLE:
+            with connection.cursor() as cursor:
+                cursor.execute(_CLAIM_SQL, [task.request.id or "", item_id])
+                row = cursor.fetchone()
+            if row is None:
                 logger.info(
-                    "%s[%s]: fan-out item %s already %s; not running it again",
+                    "%s[%s]: fan-out item %s already done; not running it again",
                     task.name,
                     task.request.id,
                     item_id,
-                    item.status if item else "deleted",
                 )
                 return None
-            token = _current_key.set(item.idempotency_key)
+            claim = _Claim(item_id, *row)
+            token = _current_key.set(claim.key)
             try:
                 result = task.run(*args, **kwargs)
             finally:
                 _current_key.reset(token)
-            FanoutItem.objects.filter(pk=item_id).update(
-                status=FanoutItemStatus.SUCCEEDED,
-                attempts=F("attempts") + 1,
-                finished_at=timezone.now(),
-                task_id=task.request.id or "",
-            )
     except (Ignore, Reject, Retry):
         raise
     except Exception as exc:
-        if item is None:  # the claim itself failed: nothing ran, let Celery report it
+        if claim is None:  # the claim itself failed: nothing ran, let Celery report it
             raise
-        _item_failed(task, item, exc)  # raises
-    assert item is not None
-    finish_run_if_done(item.run_id)
+        _item_failed(task, claim, exc)  # raises
+    assert claim is not None
+    finish_run_if_done(claim.run_id)
     return result
 
 
-def _item_failed(task: TenantTask, item: FanoutItem, exc: Exception) -> None:
-    attempt = item.attempts + 1
+def _item_failed(task: TenantTask, claim: _Claim, exc: Exception) -> None:
+    attempt = claim.previous_attempts + 1
     will_retry = attempt <= task.fanout_max_retries
     error = f"{type(exc).__name__}: {exc}"[:2000]
     with transaction.atomic():
-        FanoutItem.objects.filter(pk=item.pk).update(
+        FanoutItem.objects.filter(pk=claim.item_id).update(
             status=FanoutItemStatus.RETRYING if will_retry else FanoutItemStatus.FAILED,
             attempts=attempt,
             last_error=error,
@@ -335,10 +354,10 @@ def _item_failed(task: TenantTask, item: FanoutItem, exc: Exception) -> None:
             finished_at=None if will_retry else timezone.now(),
         )
         FanoutFailure.objects.create(
-            item_id=item.pk,
-            run_id=item.run_id,
-            schema_name=item.schema_name,
-            job=item.run.job,
+            item_id=claim.item_id,
+            run_id=claim.run_id,
+            schema_name=claim.schema_name,
+            job=claim.job,
             attempt=attempt,
             error=error,
             traceback="".join(traceback.format_exception(exc))[-10_000:],
@@ -348,9 +367,9 @@ def _item_failed(task: TenantTask, item: FanoutItem, exc: Exception) -> None:
         countdown = backoff(task, attempt)
         logger.warning(
             "fan-out %s %s: tenant %s failed (attempt %d: %s); retrying in %.1fs",
-            item.run.job,
-            item.run.period,
-            item.schema_name,
+            claim.job,
+            claim.period,
+            claim.schema_name,
             attempt,
             error,
             countdown,
@@ -358,13 +377,13 @@ def _item_failed(task: TenantTask, item: FanoutItem, exc: Exception) -> None:
         raise task.retry(exc=exc, countdown=countdown, max_retries=task.fanout_max_retries)
     logger.error(
         "fan-out %s %s: tenant %s failed %d time(s); giving up: %s",
-        item.run.job,
-        item.run.period,
-        item.schema_name,
+        claim.job,
+        claim.period,
+        claim.schema_name,
         attempt,
         error,
     )
-    finish_run_if_done(item.run_id)
+    finish_run_if_done(claim.run_id)
     raise exc
 
 

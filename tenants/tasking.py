@@ -54,8 +54,8 @@ from cachetools import LRUCache
 from celery import current_app, shared_task
 from celery.contrib.django.task import DjangoTask
 from celery.exceptions import Ignore
-from celery.signals import task_postrun
-from django.db import transaction
+from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections, transaction
 
 from shared_apps.core import context
 from tenants.walking import ConnectionRecycler
@@ -354,14 +354,26 @@ def _tag_error_reports(schema: str, request_id: str | None) -> None:
 
 
 @task_postrun.connect(weak=False, dispatch_uid="tessera.tasking.back_to_public")
-def _back_to_public(**kwargs: Any) -> None:
+def _back_to_public(task: Any = None, **kwargs: Any) -> None:
     """Whatever a task did to the connection (even one that switched by hand), the next
-    one starts on public."""
+    one starts on public; a broken or expired connection is closed, as after a request."""
     from django.db import connections
 
     for db in connections.all(initialized_only=True):
         if getattr(db, "schema_name", None) not in (None, _public_schema()):
             db.set_schema_to_public()  # type: ignore[attr-defined]
+    _close_old_connections(task)
+
+
+@task_prerun.connect(weak=False, dispatch_uid="tessera.tasking.close_old_connections")
+def _before_task(task: Any = None, **kwargs: Any) -> None:
+    _close_old_connections(task)
+
+
+def _close_old_connections(task: Any) -> None:
+    # Not for eager tasks: they run inside the caller's transaction and connection.
+    if task is not None and not getattr(task.request, "is_eager", False):
+        close_old_connections()
 
 
 def route_task(name, args, kwargs, options, task=None, **kw) -> dict[str, str] | None:

@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
@@ -45,9 +46,42 @@ CREATE TABLE IF NOT EXISTS public.background_after (
 """
 
 
-def configure_app(app: Any, *, prefix: str, visibility_timeout: float | None = None) -> None:
-    """Point ``app`` (broker and results) at keys under ``prefix`` and drop pooled
-    connections made with the old settings."""
+# The Django cache lives in Redis database 0, and tests clear it (FLUSHDB): Celery's
+# messages and results for tests and benchmarks live in a database of their own.
+CELERY_REDIS_DB = 11
+
+
+def on_redis_db(url: str, db: int) -> str:
+    """``url`` (a Redis broker, result or client URL, TCP or Unix socket) pointed at
+    database ``db``."""
+    base, _, query = url.partition("?")
+    params = dict(parse_qsl(query))
+    scheme = base.split("://", 1)[0]
+    if "socket" in scheme:  # kombu / Celery: redis+socket:///path?virtual_host=N
+        params["virtual_host"] = str(db)
+    elif scheme == "unix":  # redis-py: unix:///path?db=N
+        params["db"] = str(db)
+    else:  # redis://host:port/N
+        head, _, _ = base.partition("://")
+        netloc = base[len(head) + 3 :].split("/", 1)[0]
+        base = f"{head}://{netloc}/{db}"
+    return f"{base}?{urlencode(params)}" if params else base
+
+
+def configure_app(
+    app: Any,
+    *,
+    prefix: str,
+    visibility_timeout: float | None = None,
+    redis_db: int | None = CELERY_REDIS_DB,
+) -> None:
+    """Point ``app`` (broker and results) at keys under ``prefix`` in ``redis_db`` (None:
+    the configured database) and drop pooled connections made with the old settings."""
+    from django.conf import settings
+
+    broker = settings.CELERY_BROKER_URL
+    app.conf.broker_url = broker if redis_db is None else on_redis_db(broker, redis_db)
+    app.conf.result_backend = app.conf.broker_url
     transport = dict(app.conf.broker_transport_options or {})
     transport["global_keyprefix"] = prefix
     if visibility_timeout is not None:
@@ -64,12 +98,16 @@ def configure_app(app: Any, *, prefix: str, visibility_timeout: float | None = N
         app.amqp._producer_pool = None
 
 
-def purge_prefix(prefix: str) -> None:
-    """Delete every Redis key of this run (never FLUSHALL: the Redis is shared)."""
+def redis_client(db: int = CELERY_REDIS_DB) -> Any:
     import redis
     from django.conf import settings
 
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    return redis.Redis.from_url(on_redis_db(settings.REDIS_URL, db))
+
+
+def purge_prefix(prefix: str, db: int = CELERY_REDIS_DB) -> None:
+    """Delete every Redis key of this run (never FLUSHALL: the Redis is shared)."""
+    client = redis_client(db)
     try:
         keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
         for start in range(0, len(keys), 500):
@@ -89,8 +127,10 @@ class Worker:
         concurrency: int = 2,
         visibility_timeout: float | None = None,
         queues: str = "default,billing,bulk",
+        include: str = "tests.background_tasks",
     ) -> None:
         self.queues = queues
+        self.include = include
         self.database = database
         self.prefix = prefix
         self.concurrency = concurrency
@@ -113,6 +153,8 @@ class Worker:
             str(self.concurrency),
             "--queues",
             self.queues,
+            "--include",
+            self.include,
         ]
         if self.visibility_timeout is not None:
             command += ["--visibility-timeout", str(self.visibility_timeout)]
@@ -233,13 +275,15 @@ def celery_prefix(request, django_db_setup, django_db_blocker) -> str:
         assert connection.settings_dict["NAME"].startswith("test"), "not a test database"
         prefix = f"tessera-test:{connection.settings_dict['NAME']}:{uuid.uuid4().hex[:8]}:"
         saved = dict(app.conf.broker_transport_options or {})
+        saved_urls = (app.conf.broker_url, app.conf.result_backend)
         configure_app(app, prefix=prefix)
         with django_db_blocker.unblock():
             create_probe_tables(PROBE_SCHEMAS)
 
         def restore() -> None:
+            configure_app(app, prefix=saved.get("global_keyprefix", ""), redis_db=None)
             app.conf.broker_transport_options = saved
-            configure_app(app, prefix=saved.get("global_keyprefix", ""))
+            app.conf.broker_url, app.conf.result_backend = saved_urls
             purge_prefix(prefix)
             with django_db_blocker.unblock():
                 drop_probe_tables(PROBE_SCHEMAS)

@@ -247,7 +247,7 @@ def test_sigkilled_worker_mid_task_is_redelivered_and_each_effect_happens_once(c
         wait_for(
             lambda: (
                 _items(run)["t_alpha"].status == FanoutItemStatus.SUCCEEDED
-                and f"fan-out item {items['t_beta'].pk} already succeeded" in successor.log()
+                and f"fan-out item {items['t_beta'].pk} already done" in successor.log()
             ),
             timeout=20,
             what="both messages redelivered",
