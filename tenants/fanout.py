@@ -157,6 +157,10 @@ def fanout(
     docstring for the guarantees."""
     from tenants.postgresql_backend.base import tenant_connection
 
+    if connection.in_atomic_block:
+        # Workers would not see the run's items until the caller commits, and would
+        # take every message for a duplicate of work already done.
+        raise RuntimeError("fanout() must be called outside a transaction")
     tenant_connection().set_schema_to_public()
     with job_lock(job) as acquired:
         if not acquired:

@@ -15,6 +15,7 @@ from tenants.models import (
     FanoutItemStatus,
     FanoutRun,
 )
+from tenants.tasks import run_fanout
 from tests import celery_support
 from tests.background_tasks import fanout_probe, flaky
 from tests.celery_support import probe_rows, wait_for
@@ -146,3 +147,20 @@ def test_a_dispatcher_that_died_half_way_is_resumed(worker, committed):
     wait_for(lambda: _finished(run), timeout=15, what="resumed run finished")
     assert len(probe_rows("t_alpha")) == len(probe_rows("t_beta")) == 1
     finish_run_if_done(run.pk)  # idempotent
+
+
+def test_the_beat_entry_point_fans_a_registered_task_out(worker, committed):
+    result = run_fanout.apply(
+        kwargs={
+            "job": "beat-probe",
+            "task": "tests.fanout_probe",
+            "cadence": "daily",
+            "schemas": BOTH,
+            "batch_interval": 0,
+        }
+    ).get()
+    assert result["job"] == "beat-probe" and result["tenants"] == 2
+    assert result["period"] == period_key("daily")
+    run = FanoutRun.objects.get(pk=result["run"])
+    wait_for(lambda: _finished(run), timeout=15, what="run finished")
+    assert [r[0] for r in probe_rows("t_alpha")] == [period_key("daily")]

@@ -16,7 +16,7 @@ from django_tenants.utils import tenant_context
 
 from config.celery import app
 from shared_apps.core import context
-from tenants.fanout import backoff, current_item_key, period_key
+from tenants.fanout import backoff, current_item_key, period_key, retry_failed
 from tenants.models import FanoutFailure, FanoutItemStatus
 from tenants.services import tenant_suspend
 from tenants.tasking import (
@@ -29,7 +29,7 @@ from tenants.tasking import (
     route_task,
     stamp_headers,
 )
-from tenants.tasks import clear_expired_sessions
+from tenants.tasks import clear_expired_sessions, replenish_spare_schemas, run_fanout
 from tests import celery_support
 from tests.background_factories import FanoutFailureFactory, FanoutItemFactory
 from tests.background_tasks import flaky, observe, probe, public_observe, slow_effect
@@ -72,7 +72,8 @@ def test_messages_carry_the_senders_tenant_and_request_id(alpha):
     assert on_public == {"x": 1, REQUEST_ID_HEADER: "req-123"}
     # Explicit headers win: a dispatcher on public can address any tenant.
     with tenant_context(tenant):
-        assert stamp_headers(for_tenant(None)) == {TENANT_SCHEMA_HEADER: "public"}
+        explicit = stamp_headers({**for_tenant(None), REQUEST_ID_HEADER: "mine"})
+    assert explicit == {TENANT_SCHEMA_HEADER: "public", REQUEST_ID_HEADER: "mine"}
 
 
 def test_on_commit_sends_with_the_tenant_of_the_moment_it_was_asked(
@@ -267,3 +268,53 @@ def test_admin_shows_runs_with_their_summary_and_failures(db):
     assert detail.status_code == 200
     assert "RuntimeError: boom in t_beta" in detail.text
     assert "failed: 1" in detail.text and "succeeded: 1" in detail.text
+
+
+def test_links_sent_after_a_task_body_inherit_its_tenant_and_request_id():
+    """Chain links, chord bodies and callbacks are sent once the body has returned and
+    the connection is back on public: they take the running task's tenant."""
+    from celery._state import _task_stack
+
+    _task_stack.push(probe)
+    probe.push_request(
+        called_directly=False,
+        **{TENANT_SCHEMA_HEADER: "t_beta", TENANT_ID_HEADER: 5, REQUEST_ID_HEADER: "r-1"},
+    )
+    try:
+        headers = stamp_headers(None)
+    finally:
+        probe.pop_request()
+        _task_stack.pop()
+    assert headers == {
+        TENANT_SCHEMA_HEADER: "t_beta",
+        TENANT_ID_HEADER: 5,
+        REQUEST_ID_HEADER: "r-1",
+    }
+
+
+def test_tenant_and_request_id_tag_error_reports_when_sentry_is_on(alpha, monkeypatch):
+    import sentry_sdk
+
+    tags: dict[str, str] = {}
+    monkeypatch.setattr(type(sentry_sdk.get_client()), "is_active", lambda self: True)
+    monkeypatch.setattr(sentry_sdk, "set_tag", tags.__setitem__)
+    observe.apply(headers={**for_tenant(alpha.tenant), REQUEST_ID_HEADER: "r-9"}).get()
+    assert tags == {"tenant": "t_alpha", "request_id": "r-9"}
+
+
+def test_fanout_refuses_to_run_inside_a_transaction(alpha):
+    with pytest.raises(RuntimeError, match="outside a transaction"):
+        run_fanout.apply(kwargs={"job": "j", "task": "tests.observe"}).get()
+
+
+def test_the_spare_pool_is_replenished_by_a_public_task(alpha, monkeypatch):
+    seen = []
+    monkeypatch.setattr(
+        "tenants.tasks.spare_schemas_replenish", lambda: seen.append(connection.schema_name) or 2
+    )
+    assert replenish_spare_schemas.apply(headers=for_tenant(alpha.tenant)).get() == 2
+    assert seen == ["public"]
+
+
+def test_nothing_to_retry_sends_nothing(db):
+    assert retry_failed(FanoutItemFactory(succeeded=True).run) == 0

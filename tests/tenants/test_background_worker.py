@@ -257,3 +257,44 @@ def test_sigkilled_worker_mid_task_is_redelivered_and_each_effect_happens_once(c
     assert [r[:2] for r in probe_rows("t_alpha")] == [("p2", "effect")]
     assert [r[:2] for r in probe_rows("t_beta")] == [("p2", "effect")]
     assert FanoutRun.objects.get(pk=run.pk).finished_at is not None
+
+
+def test_a_task_queued_by_a_tenant_request_runs_there_with_its_request_id(worker, committed, alpha):
+    """End to end: an API request on alpha's host queues an export; the worker runs it
+    in alpha's schema, and its log lines carry the request's X-Request-ID."""
+    from django.core.files.storage import default_storage
+
+    from tenant_apps.audit.models import AuditEntry
+    from tenant_apps.exports.models import Export, ExportStatus
+    from tests.support import bearer_client
+
+    offset = len(worker.log())
+    response = bearer_client(alpha, "owner").post(
+        "/api/v1/exports/",
+        {"kind": "orders_csv"},
+        format="json",
+        HTTP_X_REQUEST_ID="req-e2e-export-1",
+    )
+    assert response.status_code == 202, response.content
+    connection.set_schema_to_public()
+    tenant = Tenant.objects.get(schema_name="t_alpha")
+
+    def finished() -> Export | None:
+        with tenant_context(tenant):
+            export = Export.objects.filter(status=ExportStatus.DONE).first()
+        return export
+
+    export = wait_for(finished, timeout=15, what="export done")
+    try:
+        ran = [
+            r
+            for r in _worker_log_lines(worker, offset)
+            if r["logger"] == "celery.app.trace" and "run_export" in r["message"]
+        ]
+        assert ran and {r["request_id"] for r in ran} == {"req-e2e-export-1"}
+        assert "succeeded" in ran[-1]["message"] and "t_alpha" in export.file_path
+    finally:
+        default_storage.delete(export.file_path)
+        with tenant_context(tenant):
+            Export.objects.all().delete()
+            AuditEntry.objects.filter(object_type__icontains="export").delete()
