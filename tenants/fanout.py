@@ -312,6 +312,94 @@ RETURNING item.run_id, item.attempts - 1, item.schema_name, run.job, run.period
 """
 
 
+# The same claim, and in the same statement the switch to the tenant's schema and the
+# routing generation that validates the caller's cached tenant (ADR 0005). Nothing
+# claimed, nothing switched.
+_CLAIM_AND_SWITCH_SQL = """
+WITH claimed AS (
+    UPDATE tenants_fanoutitem AS item
+       SET status = 'succeeded', attempts = item.attempts + 1, finished_at = now(),
+           task_id = %s, last_error = ''
+      FROM tenants_fanoutrun AS run
+     WHERE item.id = %s AND run.id = item.run_id
+       AND item.status IN ('pending', 'queued', 'retrying', 'failed')
+    RETURNING item.run_id, item.attempts - 1, item.schema_name, run.job, run.period
+)
+SELECT claimed.*, set_config('search_path', %s, false),
+       (SELECT generation FROM public.tenants_routinggeneration WHERE id = 1)
+  FROM claimed
+"""
+
+STALE = object()
+
+
+class _Stale(Exception):
+    pass
+
+
+def run_item_switching(
+    task: TenantTask, item_id: int, tenant: Tenant, generation: int, args: tuple, kwargs: dict
+) -> Any:
+    """``run_item`` for a tenant the worker has cached: claim, switch and validate in one
+    statement. Returns ``STALE`` (having changed nothing) if the cached tenant is out of
+    date; the caller then looks the tenant up again and uses ``run_item``."""
+    from django_tenants.utils import quote_schema_name
+
+    from tenants.postgresql_backend.base import tenant_connection
+
+    db = tenant_connection()
+    claim: _Claim | None = None
+    try:
+        with transaction.atomic():
+            db.set_tenant(tenant)
+            search_paths = db._get_cursor_search_paths()
+            # Like route_to: this statement sets the search_path itself.
+            db._setting_search_path = True
+            try:
+                with db.cursor() as cursor:
+                    cursor.execute(
+                        _CLAIM_AND_SWITCH_SQL,
+                        [
+                            task.request.id or "",
+                            item_id,
+                            ",".join(quote_schema_name(s) for s in search_paths),
+                        ],
+                    )
+                    row = cursor.fetchone()
+            finally:
+                db._setting_search_path = False
+            if row is None:
+                db.set_schema_to_public()  # nothing was switched
+                logger.info(
+                    "%s[%s]: fan-out item %s already done; not running it again",
+                    task.name,
+                    task.request.id,
+                    item_id,
+                )
+                return None
+            db.search_path_set_schemas = search_paths
+            if int(row[-1] or 0) != generation:
+                raise _Stale  # rolls the claim and the switch back
+            claim = _Claim(item_id, *row[:5])
+            token = _current_key.set(claim.key)
+            try:
+                result = task.run(*args, **kwargs)
+            finally:
+                _current_key.reset(token)
+    except _Stale:
+        db.set_schema_to_public()
+        return STALE
+    except (Ignore, Reject, Retry):
+        raise
+    except Exception as exc:
+        if claim is None:
+            raise
+        _item_failed(task, claim, exc)  # raises
+    assert claim is not None
+    finish_run_if_done(claim.run_id)
+    return result
+
+
 def run_item(task: TenantTask, item_id: int, args: tuple, kwargs: dict) -> Any:
     """Run one tenant's share exactly once (called by the task base, in the tenant)."""
     claim: _Claim | None = None

@@ -17,7 +17,7 @@ from django_tenants.utils import tenant_context
 from config.celery import app
 from shared_apps.core import context
 from tenants.fanout import backoff, current_item_key, period_key, retry_failed
-from tenants.models import FanoutFailure, FanoutItemStatus
+from tenants.models import FanoutFailure, FanoutItemStatus, Tenant
 from tenants.services import tenant_suspend
 from tenants.tasking import (
     FANOUT_ITEM_HEADER,
@@ -318,3 +318,54 @@ def test_the_spare_pool_is_replenished_by_a_public_task(alpha, monkeypatch):
 
 def test_nothing_to_retry_sends_nothing(db):
     assert retry_failed(FanoutItemFactory(succeeded=True).run) == 0
+
+
+# The fast path: a fan-out item of a tenant this process has cached --------------------------
+
+
+def _warm(tenant: Tenant) -> None:
+    observe.apply(headers=for_tenant(tenant)).get()
+
+
+def test_a_cached_tenants_item_is_claimed_and_switched_in_one_statement(alpha):
+    from django.test.utils import CaptureQueriesContext
+
+    tenant = alpha.tenant
+    _warm(tenant)
+    item = FanoutItemFactory(schema_name="t_alpha")
+    headers = {**for_tenant(tenant), FANOUT_ITEM_HEADER: item.pk}
+    with CaptureQueriesContext(connection) as queries:
+        seen = observe.apply(headers=headers).get()
+    assert seen == {"schema": "t_alpha", "current_schema": "t_alpha"}
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert not any(sql.startswith("SELECT set_config") for sql in statements)
+    assert sum("set_config('search_path'" in sql for sql in statements) == 1
+    item.refresh_from_db()
+    assert (item.status, item.attempts) == ("succeeded", 1)
+    # Delivered again: claims nothing, switches nothing, runs nothing.
+    assert observe.apply(headers=headers).get() is None
+    assert connection.schema_name == "public"
+
+
+def test_a_stale_cached_tenant_takes_the_general_path(alpha, expired_session):
+    tenant = alpha.tenant
+    _warm(tenant)  # cached while active
+    tenant_suspend(tenant=tenant, acting_user=None)  # the generation moves on
+    item = FanoutItemFactory(schema_name="t_alpha")
+    headers = {**for_tenant(tenant), FANOUT_ITEM_HEADER: item.pk}
+    result = clear_expired_sessions.apply(kwargs={"period": "p"}, headers=headers)
+    assert result.state == "IGNORED"  # refused: the reloaded tenant is suspended
+    item.refresh_from_db()
+    assert (item.status, item.attempts) == ("skipped", 0)
+    assert _alpha_sessions(alpha) == 1
+
+
+def test_a_failure_on_the_fast_path_is_recorded_and_retried(alpha, celery_prefix):
+    tenant = alpha.tenant
+    _warm(tenant)
+    item = FanoutItemFactory(schema_name="t_alpha")
+    headers = {**for_tenant(tenant), FANOUT_ITEM_HEADER: item.pk}
+    flaky.apply(kwargs={"period": "p", "fail_times": {"t_alpha": 1}}, headers=headers)
+    item.refresh_from_db()
+    assert (item.status, item.attempts) == ("succeeded", 2)
+    assert FanoutFailure.objects.filter(item=item, attempt=1).exists()

@@ -151,7 +151,8 @@ def test_deleted_and_suspended_tenants_are_dropped_quietly(worker, committed):
             lines = _worker_log_lines(worker, offset)
             dropped = [r for r in lines if r["message"].startswith("dropped tests.probe")]
             refused = [r for r in lines if r["message"].startswith("refused tests.probe")]
-            return lines if len(dropped) == len(refused) == 5 else None
+            ignored = [r for r in lines if r["message"].endswith("] ignored")]
+            return lines if len(dropped) == len(refused) == 5 and len(ignored) == 10 else None
 
         lines = wait_for(drop_lines, what="ten drop lines")
         for record in lines:
