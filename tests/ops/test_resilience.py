@@ -393,10 +393,18 @@ def report(name: str, figures: dict) -> None:
         pass
 
 
+def _wait_for_traffic(load, served: int = 5) -> None:
+    """Start the fault only once the clients are being served (not after a fixed sleep:
+    on a loaded machine the first responses can take longer)."""
+    wait_until(
+        lambda: tally(load.between(0, float("inf")))["served"] >= served, timeout=30, interval=0.05
+    )
+
+
 def test_redis_outage_degrades_readiness_not_the_api_and_recovers(stack):
     web, redis = stack["web"], stack["redis"]
     with Load(web, stack["token"]) as load:
-        time.sleep(0.3)
+        _wait_for_traffic(load)
         down_at = time.monotonic()
         redis.stop()
         time.sleep(0.2)
@@ -430,7 +438,7 @@ def test_redis_outage_degrades_readiness_not_the_api_and_recovers(stack):
 def test_postgres_restart_costs_at_most_the_requests_in_flight(stack):
     web, postgres = stack["web"], stack["postgres"]
     with Load(web, stack["token"]) as load:
-        time.sleep(0.3)
+        _wait_for_traffic(load)
         restart_at = time.monotonic()
         postgres.restart()
         back_at = time.monotonic()
