@@ -177,14 +177,17 @@ class Worker:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        """Warm shutdown (SIGKILL after 10 s); the log file goes unless
+        ``TESSERA_KEEP_WORKER_LOGS`` is set."""
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if not os.environ.get("TESSERA_KEEP_WORKER_LOGS"):
+            self.log_path.unlink(missing_ok=True)
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float = 10, what: str = "condition") -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -178,8 +177,8 @@ def _items(run: FanoutRun) -> dict[str, FanoutItem]:
     return {item.schema_name: item for item in FanoutItem.objects.filter(run=run)}
 
 
-def test_sigkilled_pool_child_task_is_redelivered_and_runs_once(worker, committed):
-    marker_dir = tempfile.mkdtemp(prefix="tessera-kill-")
+def test_sigkilled_pool_child_task_is_redelivered_and_runs_once(worker, committed, tmp_path):
+    marker_dir = str(tmp_path)
     run = fanout(
         "kill-child",
         slow_effect,
@@ -203,13 +202,13 @@ def test_sigkilled_pool_child_task_is_redelivered_and_runs_once(worker, committe
     assert _items(run)["t_alpha"].attempts == 1
 
 
-def test_sigkilled_worker_mid_task_is_redelivered_and_each_effect_happens_once(committed):
+def test_sigkilled_worker_mid_task_is_redelivered_and_each_effect_happens_once(committed, tmp_path):
     """Two tenants' tasks in flight when the whole worker is SIGKILLed: alpha's before its
     effect committed, beta's after it committed but before the message was acked. A new
     worker gets both back; each effect exists exactly once."""
     database = connection.settings_dict["NAME"]
     prefix = app.conf.broker_transport_options["global_keyprefix"]
-    marker_dir = tempfile.mkdtemp(prefix="tessera-kill-")
+    marker_dir = str(tmp_path)
     doomed = Worker(database=database, prefix=prefix, queues="killtest").start()
     try:
         run = fanout(
