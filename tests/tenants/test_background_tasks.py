@@ -369,3 +369,18 @@ def test_a_failure_on_the_fast_path_is_recorded_and_retried(alpha, celery_prefix
     item.refresh_from_db()
     assert (item.status, item.attempts) == ("succeeded", 2)
     assert FanoutFailure.objects.filter(item=item, attempt=1).exists()
+
+
+def test_admin_retries_the_tenants_that_failed(db, celery_prefix):
+    failed = FanoutItemFactory(failed=True, schema_name="t_beta")
+    FanoutItemFactory(run=failed.run, schema_name="t_alpha", succeeded=True)
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(UserFactory(superuser=True))
+    response = client.post(
+        "/admin/tenants/fanoutrun/",
+        {"action": "retry_failed_tenants", "_selected_action": [failed.run.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200 and "1 tenant task(s) sent again." in response.text
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts) == (FanoutItemStatus.QUEUED, 0)
