@@ -34,7 +34,7 @@ run: migrate
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile.dev
 
 test: install
-	$(PY) -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=90 $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadgroup --cov --cov-report=term:skip-covered --cov-fail-under=90 $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m tests.benchmarks $(BENCH_ARGS)

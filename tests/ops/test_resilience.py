@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 4
 # The marker makes pytest-django create the test database for this module (the stack
 # copies it); without any database test in the run it would not exist.
-pytestmark = pytest.mark.django_db
+# Heavy (real servers and worker processes): kept on one xdist worker, one after another.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("real-processes")]
 ALPHA = TenantWorld(subdomain="alpha", host="alpha.localhost", schema_name="t_alpha")
 
 

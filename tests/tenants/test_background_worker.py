@@ -41,7 +41,8 @@ celery_prefix = celery_support.celery_prefix
 committed = celery_support.committed
 worker = celery_support.worker
 
-pytestmark = pytest.mark.django_db
+# Heavy (real servers and worker processes): kept on one xdist worker, one after another.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("real-processes")]
 
 
 def _after_rows() -> list[tuple[str, str, str]]:
