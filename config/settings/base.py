@@ -330,6 +330,9 @@ if STRIPE_API_BASE:
 STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
 STRIPE_API_VERSION = env("STRIPE_API_VERSION", default="2026-05-27.dahlia")
 DJSTRIPE_SUBSCRIBER_MODEL = "tenants.Tenant"  # each tenant is one Stripe customer
+# dj-stripe's tables from one SQL migration without migration state: its own 60-odd
+# migrations made every tenant-schema migration cost minutes of CPU (ADR 0008).
+MIGRATION_MODULES = {"djstripe": "billing.djstripe_migrations"}
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
 # Seconds a signed webhook stays acceptable (Stripe's own default is 300; never more).

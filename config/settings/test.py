@@ -25,6 +25,3 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 # Lets several test runs share one PostgreSQL server (e.g. parallel checkouts).
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_tessera")}
-# dj-stripe's 60-odd migrations take about a minute of CPU to plan and apply; the test
-# database gets them from one generated initial migration (tests/djstripe_migrations).
-MIGRATION_MODULES = {"djstripe": "tests.djstripe_migrations"}

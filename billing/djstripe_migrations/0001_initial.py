@@ -1,10 +1,15 @@
-"""dj-stripe's tables for the TEST database only, as one SQL script.
+"""dj-stripe's tables as one SQL script, with no migration state (see ADR 0008).
 
-Generated from dj-stripe's models with ``sqlmigrate`` (see config/settings/test.py):
-replaying dj-stripe's 60-odd real migrations costs about a minute of CPU per test
-database. Production and development run dj-stripe's own migrations. Regenerate after
-upgrading dj-stripe: point MIGRATION_MODULES at an empty package, run
-``makemigrations djstripe`` then ``sqlmigrate djstripe 0001``.
+dj-stripe ships 60-odd migrations of very large models. Django builds the migration
+state of every app for every schema it migrates, so with them each tenant schema
+(spare pool, ``migrate_tenants``, the migrate-on-request fallback) cost minutes of CPU
+although dj-stripe's tables live in the public schema only. This script was generated
+from dj-stripe 2.11's models (``makemigrations djstripe`` into an empty module, then
+``sqlmigrate djstripe 0001``); it creates the same tables in one step and adds nothing to
+the migration state (no Tessera migration references dj-stripe's models).
+
+Upgrading dj-stripe: regenerate this file the same way, and add a migration ``0002_...``
+here with the SQL of the difference for databases created from the old one.
 """
 
 from django.conf import settings
