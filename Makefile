@@ -27,7 +27,7 @@ $(CHECKOV_STAMP): terraform/requirements-checkov.lock
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r terraform/requirements-checkov.lock
 	touch $(CHECKOV_STAMP)
 
-migrate: install
+migrate: $(STAMP)  # the app only: checkov's tools are for test and lint
 	$(PY) manage.py migrate_schemas --shared -v 0
 	$(PY) manage.py migrate_tenants
 	$(PY) manage.py ensure_spare_schemas
