@@ -4,10 +4,11 @@
   user, organisation, schema, domain, membership, audit event, one transaction), with a
   usable spare in the pool (Tessera) or with none (the schema is created and migrated on
   the request path, as stock django-tenants' ``auto_create_schema`` does).
-* ``run_child(extra)``: the same, in a separate process whose settings
-  (``config.settings.bench``) append a generated tenant app with ``extra`` no-op
-  migrations to TENANT_APPS, on the same throw-away database. Run with 0 and 50: the pool
-  must not care, the stock path pays for every migration.
+* ``run_child(extra_migrations=...)``: the same, in a separate process whose settings
+  (``config.settings.bench``) append a generated tenant app with that many no-op
+  migrations to TENANT_APPS, on the same throw-away database. Run with 0 and 50,
+  alternately, a few times: the pool must not care, the stock path pays for every
+  migration.
 
 Refilling the pool is not part of a sign-up (a Celery task does it after commit), so
 each pooled sign-up gets a fresh spare before the clock starts; the spares are built by
@@ -91,7 +92,9 @@ def write_extra_app(directory: Path, migrations: int) -> None:
         )
 
 
-def run_child(*, extra_migrations: int, runs: int, database: str) -> dict[str, list[float]]:
+def run_child(
+    *, extra_migrations: int, pooled_runs: int, stock_runs: int, database: str
+) -> dict[str, list[float]]:
     """Pooled and stock sign-up times in a fresh process with ``extra_migrations`` more
     tenant migrations on disk (0: the project as it is)."""
     with tempfile.TemporaryDirectory(prefix="tessera-bench-app-") as directory:
@@ -111,8 +114,10 @@ def run_child(*, extra_migrations: int, runs: int, database: str) -> dict[str, l
                 sys.executable,
                 "-m",
                 "tests.benchmarks.provisioning",
-                "--runs",
-                str(runs),
+                "--pooled-runs",
+                str(pooled_runs),
+                "--stock-runs",
+                str(stock_runs),
                 "--out",
                 str(out),
             ],
@@ -129,7 +134,8 @@ def run_child(*, extra_migrations: int, runs: int, database: str) -> dict[str, l
 
 def child_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, required=True)
+    parser.add_argument("--pooled-runs", type=int, required=True)
+    parser.add_argument("--stock-runs", type=int, required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
@@ -144,8 +150,8 @@ def child_main(argv: list[str] | None = None) -> int:
     assert not extra or extra in _tenant_app_labels(), "extra app not among the tenant apps"
     with private_broker(app):
         result = {
-            "pooled": signup_times(args.runs, pooled=True, label="pool"),
-            "stock": signup_times(args.runs, pooled=False, label="stock"),
+            "pooled": signup_times(args.pooled_runs, pooled=True, label="pool"),
+            "stock": signup_times(args.stock_runs, pooled=False, label="stock"),
         }
     Path(args.out).write_text(json.dumps(result))
     return 0
