@@ -475,6 +475,10 @@ def bench_http(*, runs: int, seconds: float) -> list[dict]:
         ]
 
     tenant, host, token = seed_api_tenant()
+    # Every request on a new connection: gunicorn's workers race to accept, and 8
+    # long-lived connections often all land on one of the two workers (half the
+    # throughput, by chance, on one side of a pair). New connections spread evenly.
+    load = {"host": host, "token": token, "reconnect": True}
     results: dict[str, dict[str, list[dict]]] = {
         e: {"tessera": [], "baseline": []} for e in ENDPOINTS
     }
@@ -493,7 +497,7 @@ def bench_http(*, runs: int, seconds: float) -> list[dict]:
                         assert len(bodies[name]["results"]) == 20, bodies[name]
                     assert bodies["tessera"] == bodies["baseline"], f"{endpoint}: not the same data"
                     for server in servers.values():  # warm-up: connections, caches, imports
-                        web.wrk(server, path, host=host, token=token, seconds=2)
+                        web.wrk(server, path, **load, seconds=2)
                 for run in range(runs):
                     order = list(servers.values())
                     if run % 2:
@@ -503,7 +507,7 @@ def bench_http(*, runs: int, seconds: float) -> list[dict]:
                             continue  # fewer runs for the latency-only endpoints
                         path = f"/api/v1/{endpoint}/{PAGE}"
                         for server in order:
-                            result = web.wrk(server, path, host=host, token=token, seconds=seconds)
+                            result = web.wrk(server, path, **load, seconds=seconds)
                             results[endpoint][server.name].append(result)
                     log(f"http: round {run + 1}/{runs} done")
     finally:

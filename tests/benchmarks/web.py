@@ -4,7 +4,8 @@ Two gunicorn servers run side by side on 127.0.0.1, both with ``gunicorn.conf.py
 gthread workers x 4 threads) and the production settings, on the benchmark's database
 and data: one with Tessera's tenancy (``config.settings.production``), one with tenancy
 switched off (``config.settings.bench_notenancy``). ``wrk`` loads one at a time, in
-alternating order, with 8 connections. Worker recycling (``max_requests``) is switched
+alternating order, with 8 concurrent clients, each request on a new connection (see
+``bench_http``). Worker recycling (``max_requests``) is switched
 off for both: at these rates it would restart each worker every second or two, and the
 figures would measure Django's start-up instead of a request.
 """
@@ -204,8 +205,10 @@ def wrk(
     seconds: float,
     connections: int = 8,
     threads: int = 1,
+    reconnect: bool = False,
 ) -> dict:
-    """One wrk run against ``server``; fails if any response was not 2xx."""
+    """One wrk run against ``server``; fails if any response was not 2xx. ``reconnect``:
+    every request on a new connection (``Connection: close``)."""
     command = [
         "wrk",
         f"-t{threads}",
@@ -218,6 +221,7 @@ def wrk(
         f"Host: {host}",
         "-H",
         f"Authorization: Bearer {token}",
+        *(["-H", "Connection: close"] if reconnect else []),
         server.url(path),
     ]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
