@@ -39,9 +39,11 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 os.environ.setdefault("LOG_LEVEL", "WARNING")  # the in-process parts; servers log as deployed
@@ -53,6 +55,7 @@ SIZES = {
 }
 SMALL = 10  # tenants of the small side of the scale figures
 ENDPOINTS = ("products", "orders", "customers")
+PASSWORD = "Zq7!vX9#mK2$wL5^"  # the same as tests/benchmarks/provisioning.py
 PAGE = "?page_size=20"
 
 
@@ -89,6 +92,33 @@ def settle(phase: str, *, below: float = 0.3, timeout: float = 45.0) -> None:
     SETTLED[phase] = round(busy, 2)
     if busy >= below:
         log(f"{phase}: CPUs still {busy:.0%} busy after {timeout:.0f} s; measuring anyway")
+
+
+FAILED_SECTIONS: list[str] = []
+
+
+def section(name: str, run: Callable[[], Any]) -> Any:
+    """Run one part of the benchmark; if it fails, say so in the table and go on (the
+    run still exits non-zero)."""
+    from django.db import connection
+
+    try:
+        return run()
+    except Exception as exc:
+        traceback.print_exc()
+        FAILED_SECTIONS.append(name)
+        connection.close()  # whatever state the failure left it in
+        return [
+            figure(
+                f"{name}: not measured",
+                None,
+                None,
+                baseline_name=f"failed: {exc!r}"[:300],
+                ratio=None,
+                target="-",
+                meets=False,
+            )
+        ]
 
 
 def _setup():
@@ -158,6 +188,7 @@ def bench_celery(tenants: int) -> list[dict]:
         measured = celery_bench.run(tenants)
     except Exception as exc:  # report it in the table and carry on with the other figures
         traceback.print_exc()
+        FAILED_SECTIONS.append("celery")
         return [
             figure(
                 f"Celery fan-out over {tenants} tenants (tasks/s)",
@@ -222,7 +253,7 @@ def bench_statements() -> list[dict]:
         name="Stmt",
         subdomain="bench-stmt",
         owner_email="stmt@bench.test",
-        owner_password="bench-password-123",
+        owner_password=PASSWORD,
         plan_code="pro",
     )
     tenant, host = provisioned.tenant, provisioned.domain.domain
@@ -400,7 +431,7 @@ def seed_api_tenant():
         name="Bench API",
         subdomain="bench-api",
         owner_email="owner@bench-api.bench",
-        owner_password="bench-password-123",
+        owner_password=PASSWORD,
         plan_code="pro",
     )
     tenant = provisioned.tenant
@@ -730,24 +761,37 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"celery: fan-out and connection memory over {sizes['celery']} tenants")
                 rows += bench_celery(sizes["celery"])
             if "statements" in only:
-                rows += bench_statements()
-            small = (
-                scale_point(SMALL, runs=args.runs, database=database) if "scale" in only else None
-            )
-            if "http" in only:
-                rows += bench_http(runs=args.runs, seconds=sizes["duration"])
-            if "signup" in only:
-                rows += bench_signup(runs=args.runs, database=database)
-            if "migrate" in only:
-                rows += bench_migrate(
-                    tenants=sizes["migrate"],
-                    runs=args.runs,
-                    stock_runs=args.stock_migrate_runs,
-                    database=database,
+                rows += section("statements", bench_statements)
+            small = None
+            if "scale" in only:
+                small = section(
+                    "scale", lambda: scale_point(SMALL, runs=args.runs, database=database)
                 )
-            if small is not None:
-                large = scale_point(sizes["scale"], runs=args.runs, database=database)
-                rows += scale_rows(small, large)
+            if "http" in only:
+                rows += section(
+                    "http", lambda: bench_http(runs=args.runs, seconds=sizes["duration"])
+                )
+            if "signup" in only:
+                rows += section("signup", lambda: bench_signup(runs=args.runs, database=database))
+            if "migrate" in only:
+                rows += section(
+                    "migrate",
+                    lambda: bench_migrate(
+                        tenants=sizes["migrate"],
+                        runs=args.runs,
+                        stock_runs=args.stock_migrate_runs,
+                        database=database,
+                    ),
+                )
+            if isinstance(small, dict):
+                rows += section(
+                    "scale",
+                    lambda: scale_rows(
+                        small, scale_point(sizes["scale"], runs=args.runs, database=database)
+                    ),
+                )
+            elif small is not None:
+                rows += small
     finally:
         connection.close()
         teardown_databases(old_config, verbosity=0)
@@ -770,8 +814,12 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
     }
+    meta["failed_sections"] = FAILED_SECTIONS
     with open(args.json, "w") as handle:
         json.dump({"meta": meta, "figures": rows}, handle, indent=2, default=str)
+    if FAILED_SECTIONS:
+        print(f"failed: {', '.join(FAILED_SECTIONS)} (tracebacks above, on stderr)")
+        return 1
     return 0
 
 
