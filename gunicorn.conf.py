@@ -1,9 +1,15 @@
 """Gunicorn settings for the web process: ``gunicorn -c gunicorn.conf.py config.wsgi``.
 
 Everything that depends on the size of the container comes from the environment, so one
-image serves every environment. Threads (gthread) let a worker keep serving while one
-request waits on PostgreSQL or Redis; workers are recycled after ``max_requests`` (with
-jitter, so they do not all restart at once) to bound slow memory growth.
+image serves every environment. By default each worker is a single-threaded ``sync``
+worker, about one per CPU: an API request here is CPU-bound Python (about 10 ms of it
+against ~1 ms of waiting on PostgreSQL/Redis), and a sync worker accepts a connection only
+when it is free, so requests queue fairly in the kernel instead of piling up behind the GIL
+of a busy threaded worker. Measured with ``make bench`` on 2 cores, 8 clients: p99 60-90 ms
+with 2 sync workers against 150-210 ms with 2 gthread workers x 4 threads, for the same
+requests/s (ADR 0013). ``GUNICORN_THREADS`` > 1 switches to ``gthread`` for a deployment
+whose requests wait on I/O. Workers are recycled after ``max_requests`` (with jitter, so
+they do not all restart at once) to bound slow memory growth.
 """
 
 from __future__ import annotations
@@ -17,13 +23,14 @@ def _int(name: str, default: int) -> int:
 
 bind = f"0.0.0.0:{_int('PORT', 8000)}"
 workers = _int("GUNICORN_WORKERS", 2)
-threads = _int("GUNICORN_THREADS", 4)
-worker_class = "gthread"
+threads = _int("GUNICORN_THREADS", 1)
+worker_class = "gthread" if threads > 1 else "sync"
 # A request running longer than this is killed and its worker replaced.
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 25)  # ECS stopTimeout is 30 s
-# Longer than the load balancer's idle timeout (60 s), so the balancer, never gunicorn,
-# closes idle keep-alive connections (no 502 on a connection closed under it).
+# gthread only (a sync worker answers ``Connection: close``): longer than the load
+# balancer's idle timeout (60 s), so the balancer, never gunicorn, closes idle keep-alive
+# connections (no 502 on a connection closed under it).
 keepalive = _int("GUNICORN_KEEPALIVE", 75)
 max_requests = _int("GUNICORN_MAX_REQUESTS", 1000)
 max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 100)

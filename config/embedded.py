@@ -41,7 +41,7 @@ def postgres_settings(local_dir: Path) -> dict[str, str]:
 
     data_dir = local_dir / "pg"
     with _file_lock(local_dir / "pg.lock"):
-        server = pgserver.get_server(str(data_dir), cleanup_mode=None)
+        server = _start_postgres(pgserver, data_dir)
         query = "SELECT 1 FROM pg_database WHERE datname = '%s';" % DATABASE_NAME  # noqa: S608, UP031
         exists = server.psql(query)
         if "(1 row)" not in exists:
@@ -53,6 +53,33 @@ def postgres_settings(local_dir: Path) -> dict[str, str]:
         "HOST": str(data_dir),
         "PORT": "",
     }
+
+
+def _start_postgres(pgserver, data_dir: Path, *, recovery_timeout: float = 600.0):
+    """pgserver's ``get_server``, patient with crash recovery: after an unclean stop
+    (a killed machine), PostgreSQL replays its log before it accepts connections, which
+    can outlast pgserver's 10 s start-up wait. Then wait for it to be ready and retry."""
+    import sys
+
+    from pgserver.utils import PostmasterInfo
+
+    try:
+        return pgserver.get_server(str(data_dir), cleanup_mode=None)
+    except subprocess.TimeoutExpired:
+        print(
+            f"embedded PostgreSQL is recovering after an unclean stop (see {data_dir}/log); "
+            "waiting for it",
+            file=sys.stderr,
+            flush=True,
+        )
+    deadline = time.monotonic() + recovery_timeout
+    while True:
+        info = PostmasterInfo.read_from_pgdata(data_dir)
+        if info is not None and info.is_running() and info.status == "ready":
+            return pgserver.get_server(str(data_dir), cleanup_mode=None)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"embedded PostgreSQL did not become ready; see {data_dir}/log")
+        time.sleep(1)
 
 
 def _redis_answers(sock: Path) -> bool:

@@ -70,8 +70,9 @@ def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image():
 
 def test_gunicorn_defaults(gunicorn):
     assert gunicorn.bind == "0.0.0.0:8000"
-    assert gunicorn.worker_class == "gthread"
-    assert (gunicorn.workers, gunicorn.threads) == (2, 4)
+    # One sync worker per CPU by default (ADR 0013); threads switch to gthread.
+    assert gunicorn.worker_class == "sync"
+    assert (gunicorn.workers, gunicorn.threads) == (2, 1)
     assert gunicorn.timeout == 30 and gunicorn.graceful_timeout < 30
     assert gunicorn.max_requests == 1000 and gunicorn.max_requests_jitter > 0
     assert gunicorn.accesslog is None  # the app logs one JSON access line per request
@@ -91,6 +92,7 @@ def test_gunicorn_sizes_come_from_the_environment():
     )
     assert config.bind == "0.0.0.0:9000"
     assert (config.workers, config.threads, config.timeout) == (5, 8, 60)
+    assert config.worker_class == "gthread"
     assert config.max_requests == 0
     assert config.forwarded_allow_ips == "*"
 
@@ -102,7 +104,7 @@ def test_gunicorn_settings_are_valid_for_gunicorn(gunicorn):
     for name, value in vars(gunicorn).items():
         if name in config.settings:
             config.set(name, value)
-    assert config.worker_class_str == "gthread"
+    assert config.worker_class_str == "sync"
     assert config.logconfig_dict["formatters"]["json"]["()"].endswith("JsonFormatter")
 
 

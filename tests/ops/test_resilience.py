@@ -367,8 +367,6 @@ def _web_environment(directory: Path, redis: PrivateRedis, port: int) -> dict[st
         "ROOT_DOMAIN": "localhost",
         "SECURE_SSL_REDIRECT": "false",
         "PORT": str(port),
-        "GUNICORN_WORKERS": "2",
-        "GUNICORN_THREADS": "4",
         "LOG_LEVEL": "WARNING",
         "THROTTLE_USER_RATE": "100000/min",
     }

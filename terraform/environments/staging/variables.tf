@@ -140,15 +140,15 @@ variable "web_max_count" {
 }
 
 variable "web_gunicorn_workers" {
-  description = "gunicorn workers per web task."
+  description = "gunicorn workers per web task: about one per vCPU, plus one to overlap I/O waits."
   type        = number
   default     = 2
 }
 
 variable "web_gunicorn_threads" {
-  description = "Threads per gunicorn worker."
+  description = "Threads per gunicorn worker: 1 runs sync workers (ADR 0013); more switches to gthread."
   type        = number
-  default     = 4
+  default     = 1
 }
 
 variable "worker_cpu" {
