@@ -26,7 +26,7 @@ def membership_for(*, user_id: int, tenant: Tenant) -> Membership | None:
     One query: the membership, its user and the organisation's active flag together,
     so authentication and the membership check share it.
     """
-    row = (
+    rows = (
         OrganizationUser.objects.select_related("user")
         .filter(
             user_id=user_id,
@@ -34,8 +34,9 @@ def membership_for(*, user_id: int, tenant: Tenant) -> Membership | None:
             organization__is_active=True,
             user__is_active=True,
         )
-        .first()
+        .order_by()[:1]  # unique (user, organisation): no ORDER BY to build or sort
     )
+    row = next(iter(rows), None)
     if row is None:
         return None
     return Membership(id=row.pk, user=row.user, role=Role(row.role))
