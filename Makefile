@@ -40,6 +40,7 @@ test: install
 	$(PY) -m pytest -n 2 --dist loadgroup --cov --cov-report=term:skip-covered --cov-fail-under=90 $(PYTEST_ARGS)
 
 bench: install
+	.ci/apt-ensure wrk wrk "the HTTP figures will be reported as not measured"
 	$(PY) -m tests.benchmarks $(BENCH_ARGS)
 
 lint: install
