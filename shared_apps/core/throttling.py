@@ -56,6 +56,10 @@ class RedisWindowThrottle(SimpleRateThrottle):
     """``SimpleRateThrottle``'s rates and identities, counted in Redis (see the module)."""
 
     cache_alias = "default"
+    # Set by SimpleRateThrottle from the rate (undeclared in its type stubs).
+    num_requests: int
+    duration: int
+    _counts: tuple[int, int, float]
 
     def allow_request(self, request, view):
         if self.rate is None:
@@ -69,9 +73,7 @@ class RedisWindowThrottle(SimpleRateThrottle):
             logger.warning("throttle skipped, cache unavailable: %s", exc)
             return True
         self._counts = (previous, current, elapsed)
-        return (
-            sliding_window_count(previous, current, elapsed, self.duration) <= self.num_requests
-        )
+        return sliding_window_count(previous, current, elapsed, self.duration) <= self.num_requests
 
     def _count(self, key: str) -> tuple[int, int, float]:
         cache = caches[self.cache_alias]
@@ -79,7 +81,7 @@ class RedisWindowThrottle(SimpleRateThrottle):
         window = math.floor(now / self.duration)
         current_key = cache.make_and_validate_key(f"{key}:{window}")
         previous_key = cache.make_and_validate_key(f"{key}:{window - 1}")
-        client = cache._cache.get_client(current_key, write=True)  # Django's RedisCache
+        client = cache._cache.get_client(current_key, write=True)  # type: ignore[attr-defined]  # Django's RedisCache
         pipe = client.pipeline(transaction=False)
         pipe.incr(current_key)
         pipe.expire(current_key, math.ceil(2 * self.duration))  # kept while it is "previous"
@@ -125,7 +127,10 @@ class ScopedIPThrottle(RedisWindowThrottle):
         if not self.scope:
             return True
         self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
+        num_requests, duration = self.parse_rate(self.rate)
+        if num_requests is None or duration is None:  # no rate for this scope
+            return True
+        self.num_requests, self.duration = num_requests, duration
         return super().allow_request(request, view)
 
     def get_cache_key(self, request, view):
