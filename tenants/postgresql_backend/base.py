@@ -13,6 +13,7 @@ from typing import cast
 
 import psycopg
 from django.conf import settings
+from django.db.utils import InterfaceError, OperationalError
 from django_tenants.postgresql_backend.base import (
     DatabaseWrapper as TenantDatabaseWrapper,
 )
@@ -53,17 +54,42 @@ class DatabaseWrapper(TenantDatabaseWrapper):
 
         Exactly one SQL statement. Later cursors in the request reuse the search_path
         (``TENANT_LIMIT_SET_CALLS``) until the tenant changes or a rollback discards it.
+
+        On a connection kept from an earlier request, this statement is the request's
+        first, and it doubles as Django's health check (``CONN_HEALTH_CHECKS``), which
+        would otherwise send a ``SELECT 1`` of its own before it: if the connection turns
+        out to be dead, it is closed and the statement runs once more on a new one, as
+        the health check would have arranged.
         """
         self.set_tenant(tenant)
         search_paths = self._get_cursor_search_paths()
+        search_path = ",".join(quote_schema_name(s) for s in search_paths)
+        checking = (
+            self.connection is not None
+            and self.health_check_enabled
+            and not self.health_check_done
+            and not self.in_atomic_block
+        )
+        if checking:
+            self.health_check_done = True
+        try:
+            generation = self._route_statement(search_path)
+        except (OperationalError, InterfaceError):
+            if not checking:
+                raise
+            self.close()
+            generation = self._route_statement(search_path)
+        self.search_path_set_schemas = search_paths
+        return generation
+
+    def _route_statement(self, search_path: str) -> int:
         # _handle_search_path() is a no-op while this flag is up, so opening the cursor
         # below does not issue its own SET first.
         self._setting_search_path = True
         try:
             with self.cursor() as cursor:
-                cursor.execute(ROUTE_SQL, [",".join(quote_schema_name(s) for s in search_paths)])
+                cursor.execute(ROUTE_SQL, [search_path])
                 generation = cursor.fetchone()[1]
         finally:
             self._setting_search_path = False
-        self.search_path_set_schemas = search_paths
         return int(generation or 0)

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from shared_apps.core.errors import ErrorCode
 from tenants.models import Domain, Tenant, TenantStatus
+from tenants.postgresql_backend.base import tenant_connection
 from tenants.resolution import TenantResolver, normalise_host, resolver
 from tests.factories import DomainFactory, TenantFactory
 from tests.support import bearer_client, error_of, host_client
@@ -254,3 +255,56 @@ def test_plan_change_is_seen_by_the_next_request(alpha):
     assert client.get("/api/v1/me/").json()["tenant"]["plan"] == "starter"
     Plan.objects.filter(code="starter").update(code="starter-2025")
     assert client.get("/api/v1/me/").json()["tenant"]["plan"] == "starter-2025"
+
+
+def _backend_pid(db_connection) -> int:
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _terminate(pid: int) -> None:
+    from django.db import connections
+
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        other.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_routing_statement_is_the_health_check_of_a_kept_connection(monkeypatch):
+    """At the start of a request on a kept connection, the routing statement replaces
+    Django's health-check ``SELECT 1``: no round trip before it, and a connection that
+    died between requests is replaced instead of failing the request."""
+    db = tenant_connection()
+    public = resolver._public
+    assert db.health_check_enabled
+    db.route_to(public)
+    pid = _backend_pid(db)
+
+    health_checks: list[bool] = []
+    real_is_usable = db.is_usable
+    monkeypatch.setattr(db, "is_usable", lambda: health_checks.append(True) or real_is_usable())
+    db.close_if_unusable_or_obsolete()  # what request_started does
+    sent: list[str] = []
+    with db.execute_wrapper(lambda execute, sql, *args: sent.append(sql) or execute(sql, *args)):
+        db.route_to(public)
+    assert health_checks == []  # Django's SELECT 1 was not sent
+    assert len(sent) == 1 and "set_config('search_path'" in sent[0]
+    assert _backend_pid(db) == pid
+
+    _terminate(pid)
+    db.close_if_unusable_or_obsolete()
+    db.route_to(public)  # reconnects instead of raising
+    assert _backend_pid(db) != pid
+
+    # Inside a request (health check done), a dead connection is an error, as in Django.
+    _terminate(_backend_pid(db))
+    from django.db import OperationalError
+
+    with pytest.raises(OperationalError):
+        db.route_to(public)
+    db.close()
