@@ -33,6 +33,8 @@ def tenant_connection() -> DatabaseWrapper:
 
 
 class DatabaseWrapper(TenantDatabaseWrapper):
+    health_check_done: bool  # set by Django's BaseDatabaseWrapper (untyped there)
+
     def get_new_connection(self, conn_params):
         """Connect, retrying for up to ``DATABASE_CONNECT_RETRY_SECONDS`` while the server
         restarts or fails over, so that a request arriving then waits instead of failing:
