@@ -91,3 +91,33 @@ def test_one_small_counter_per_window_whatever_the_rate(db, settings):
     assert sum(int(client.get(key)) for key in keys) == 50
     for key in keys:
         assert 3600 < client.ttl(key) <= 7200  # kept while it is the previous window
+
+
+def test_one_tenants_counter_never_throttles_another(alpha, beta, settings):
+    """The same user (users are global) at the same address: exhausting the rate on
+    alpha leaves beta's counter untouched, and the keys live under each tenant's schema."""
+    from django.db import connection
+
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**rates, "login": "2/hour"},
+    }
+    address = _address()
+
+    def attempt(world) -> bool:
+        request = _request(address)
+        request.tenant = world.tenant
+        connection.set_tenant(world.tenant)  # as the routing middleware leaves it
+        try:
+            return ScopedIPThrottle().allow_request(request, LoginView())
+        finally:
+            connection.set_schema_to_public()
+
+    assert [attempt(alpha) for _ in range(3)] == [True, True, False]
+    assert attempt(beta) is True
+    client = caches["default"]._cache.get_client(write=True)
+    keys = sorted(k.decode() for k in client.keys(f"*throttle_login_{address}:*"))
+    assert len(keys) == 2
+    assert any(k.startswith(alpha.tenant.schema_name) for k in keys)
+    assert any(k.startswith(beta.tenant.schema_name) for k in keys)
