@@ -6,8 +6,8 @@ and data: one with Tessera's tenancy (``config.settings.production``), one with 
 switched off (``config.settings.bench_notenancy``). ``wrk`` loads one at a time, in
 alternating order, with 8 concurrent clients, each request on a new connection (see
 ``bench_http``). Worker recycling (``max_requests``) is switched
-off for both: at these rates it would restart each worker every second or two, and the
-figures would measure Django's start-up instead of a request.
+off for both: at these rates the deployed setting would restart a worker about once a
+minute, and a run that caught one would measure Django's start-up instead of requests.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def test_gunicorn_defaults(gunicorn):
     assert gunicorn.worker_class == "sync"
     assert (gunicorn.workers, gunicorn.threads) == (2, 1)
     assert gunicorn.timeout == 30 and gunicorn.graceful_timeout < 30
-    assert gunicorn.max_requests == 1000 and gunicorn.max_requests_jitter > 0
+    assert gunicorn.max_requests == 10_000 and gunicorn.max_requests_jitter > 0
     assert gunicorn.accesslog is None  # the app logs one JSON access line per request
     assert gunicorn.forwarded_allow_ips == "127.0.0.1,::1"
 
