@@ -72,9 +72,15 @@ def _start_postgres(pgserver, data_dir: Path, *, recovery_timeout: float = 600.0
             file=sys.stderr,
             flush=True,
         )
+    # pgserver cached the instance that gave up; a later get_server would return it, half
+    # built. Forget it, so that the retry below attaches to the server now running.
+    pgserver.PostgresServer._instances.pop(data_dir.expanduser().resolve(), None)
     deadline = time.monotonic() + recovery_timeout
     while True:
-        info = PostmasterInfo.read_from_pgdata(data_dir)
+        try:
+            info = PostmasterInfo.read_from_pgdata(data_dir)
+        except (AssertionError, ValueError, OSError):  # postmaster.pid half written
+            info = None
         if info is not None and info.is_running() and info.status == "ready":
             return pgserver.get_server(str(data_dir), cleanup_mode=None)
         if time.monotonic() > deadline:

@@ -1,0 +1,51 @@
+"""The embedded PostgreSQL outlasting pgserver's start-up wait (after an unclean stop,
+crash recovery can take a minute): Tessera waits for it instead of failing."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pgserver.postgres_server as pgserver_module
+
+from config import embedded
+
+
+def test_a_start_that_outlasts_pgservers_wait_is_waited_for(tmp_path, monkeypatch, capsys):
+    real_pg_ctl = pgserver_module.pg_ctl
+    starts: list[list[str]] = []
+
+    def impatient_pg_ctl(args, **kwargs):
+        if args[-1] == "start" and not starts:
+            starts.append(args)
+            # Start the real server, but give up waiting at once: pgserver then raises
+            # TimeoutExpired while PostgreSQL goes on starting, as in a long recovery.
+            kwargs["timeout"] = 0.01
+            args = [a for a in args if a != "-w"]
+        return real_pg_ctl(args, **kwargs)
+
+    monkeypatch.setattr(pgserver_module, "pg_ctl", impatient_pg_ctl)
+    data_dir = tmp_path / "pg"
+    try:
+        fields = embedded.postgres_settings(tmp_path)
+        assert starts, "the start did not give up early: nothing was tested"
+        assert "recovering after an unclean stop" in capsys.readouterr().err
+        assert fields["HOST"] == str(data_dir)
+        monkeypatch.setattr(pgserver_module, "pg_ctl", real_pg_ctl)
+        server = pgserver_module.get_server(str(data_dir), cleanup_mode=None)
+        assert "(1 row)" in server.psql(
+            f"SELECT 1 FROM pg_database WHERE datname = '{embedded.DATABASE_NAME}';"
+        )
+    finally:
+        subprocess.run(
+            [
+                str(Path(pgserver_module.__file__).parent / "pginstall/bin/pg_ctl"),
+                "-D",
+                str(data_dir),
+                "stop",
+                "-m",
+                "immediate",
+            ],
+            capture_output=True,
+            check=False,
+        )
