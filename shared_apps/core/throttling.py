@@ -45,11 +45,19 @@ def sliding_window_count(previous: int, current: int, elapsed: float, duration: 
 def sliding_window_wait(
     previous: int, current: int, elapsed: float, duration: float, limit: int
 ) -> float:
-    """Seconds until ``sliding_window_count`` is back under ``limit`` with no new request."""
-    if current >= limit:  # only the next window starts from zero
-        return duration - elapsed
-    # previous x (1 - (elapsed + t) / duration) + current < limit
-    return max(0.0, duration * (1 - (limit - current) / previous) - elapsed)
+    """Seconds until one more request fits under ``limit``, with none sent meanwhile.
+
+    ``current`` already counts the refused request, and the next one counts too, so it
+    fits when ``previous x (1 - (elapsed + t) / duration) + current + 1 <= limit``
+    within this window, or, once the next window has begun and this window's count is
+    the previous one, when ``current x (1 - (elapsed + t - duration) / duration) + 1 <=
+    limit``. Always more than 0 for a refused request.
+    """
+    if current + 1 <= limit and previous:
+        wait = duration * (1 - (limit - current - 1) / previous) - elapsed
+        if elapsed + wait <= duration:
+            return wait
+    return duration - elapsed + duration * (1 - (limit - 1) / max(current, 1))
 
 
 class RedisWindowThrottle(SimpleRateThrottle):

@@ -269,7 +269,7 @@ def _terminate(pid: int) -> None:
     other = connections.create_connection("default")
     try:
         with other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+            cursor.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])  # waits for the exit
     finally:
         other.close()
 

@@ -3,6 +3,7 @@ requests, and its constant footprint in Redis."""
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 
@@ -23,12 +24,18 @@ def test_the_previous_window_counts_for_the_share_still_inside_the_sliding_windo
     assert sliding_window_count(0, 4, elapsed=59, duration=60) == 4
 
 
-def test_wait_is_when_the_estimate_is_back_under_the_limit():
-    # 10 x (1 - (15 + t) / 60) + 4 = 10  ->  t = 9
-    assert sliding_window_wait(10, 4, elapsed=15, duration=60, limit=10) == pytest.approx(9)
-    assert sliding_window_count(10, 4, elapsed=15 + 9, duration=60) == pytest.approx(10)
-    # The current window alone is at the limit: only the next window helps.
-    assert sliding_window_wait(3, 10, elapsed=15, duration=60, limit=10) == 45
+def test_wait_is_when_the_next_request_fits():
+    # Refused at 15 s into a window with 10 before it and 4 (this one included) in it,
+    # limit 10: the next request fits when 10 x (1 - (15 + t) / 60) + 5 <= 10, t = 15.
+    assert sliding_window_wait(10, 4, elapsed=15, duration=60, limit=10) == pytest.approx(15)
+    assert sliding_window_count(10, 4 + 1, elapsed=15 + 15, duration=60) == pytest.approx(10)
+    # The current window alone is over the limit: it must weigh less as the previous
+    # one. 11 x (1 - x / 60) + 1 <= 10 -> x = 120 / 11 s into the next window.
+    assert sliding_window_wait(3, 11, elapsed=15, duration=60, limit=10) == pytest.approx(
+        45 + 120 / 11
+    )
+    # A limit of 1: only once this window has slid out entirely.
+    assert sliding_window_wait(0, 2, elapsed=10, duration=60, limit=1) == pytest.approx(110)
 
 
 class LoginView:
@@ -43,6 +50,44 @@ def _request(address: str):
 
 def _address() -> str:
     return f"203.0.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 10, 30])
+@pytest.mark.parametrize("into_window", [0.0, 15.0, 59.5])
+@pytest.mark.parametrize("extra", [1, 2, 5])
+def test_a_client_that_obeys_retry_after_gets_in_and_not_before(
+    db, settings, limit, into_window, extra
+):
+    """A burst of ``limit + extra`` requests at one instant: the refused ones get a
+    Retry-After (whole seconds, as DRF sends it); a retry then is admitted, and a
+    retry clearly before it is not. Real Redis, the throttle's clock moved by hand."""
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**rates, "login": f"{limit}/min"},
+    }
+    start = 1_000_000 * 60 + random.randint(0, 10_000) * 60 + into_window
+
+    def burst(address: str) -> float:
+        results, throttle = [], None
+        for _ in range(limit + extra):
+            throttle = ScopedIPThrottle()
+            throttle.timer = lambda: start
+            results.append(throttle.allow_request(_request(address), LoginView()))
+        assert results == [True] * limit + [False] * extra
+        return math.ceil(throttle.wait())
+
+    def attempt_at(address: str, moment: float) -> bool:
+        throttle = ScopedIPThrottle()
+        throttle.timer = lambda: moment
+        return throttle.allow_request(_request(address), LoginView())
+
+    on_time, early = _address(), _address()
+    retry_after = burst(on_time)
+    assert retry_after > 0 and retry_after == burst(early)
+    assert attempt_at(on_time, start + retry_after) is True
+    if retry_after > 2:
+        assert attempt_at(early, start + retry_after - 2) is False
 
 
 def test_concurrent_requests_never_pass_more_than_the_rate(db, settings):
@@ -68,10 +113,10 @@ def test_concurrent_requests_never_pass_more_than_the_rate(db, settings):
     for thread in threads:
         thread.join()
     assert allowed.count(True) == 10 and allowed.count(False) == 6
-    # The rejected attempts counted too: the next one waits for the window to move on.
+    # The rejected attempts counted too: the next one waits for them to slide out.
     throttle = ScopedIPThrottle()
     assert throttle.allow_request(_request(address), LoginView()) is False
-    assert 0 < throttle.wait() <= 3600
+    assert 0 < throttle.wait() <= 2 * 3600  # at most until this window has slid out
 
 
 def test_one_small_counter_per_window_whatever_the_rate(db, settings):
