@@ -9,7 +9,6 @@ from django.test.utils import CaptureQueriesContext
 
 from shared_apps.core.errors import ErrorCode
 from tenants.models import Domain, Tenant, TenantStatus
-from tenants.postgresql_backend.base import tenant_connection
 from tenants.resolution import TenantResolver, normalise_host, resolver
 from tests.factories import DomainFactory, TenantFactory
 from tests.support import bearer_client, error_of, host_client
@@ -274,15 +273,17 @@ def _terminate(pid: int) -> None:
         other.close()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_routing_statement_is_the_health_check_of_a_kept_connection(monkeypatch):
+def test_the_routing_statement_is_the_health_check_of_a_kept_connection(db, monkeypatch):
     """At the start of a request on a kept connection, the routing statement replaces
     Django's health-check ``SELECT 1``: no round trip before it, and a connection that
     died between requests is replaced instead of failing the request."""
-    db = tenant_connection()
+    from django.db import connections
+
+    # A connection of its own, outside the test's transaction, as a web worker's is.
+    db = connections.create_connection("default")
     public = resolver._public
-    assert db.health_check_enabled
     db.route_to(public)
+    assert db.health_check_enabled  # CONN_HEALTH_CHECKS, read when it connected
     pid = _backend_pid(db)
 
     health_checks: list[bool] = []
