@@ -19,10 +19,10 @@ def test_a_start_that_outlasts_pgservers_wait_is_waited_for(tmp_path, monkeypatc
     def impatient_pg_ctl(args, **kwargs):
         if args[-1] == "start" and not starts:
             starts.append(args)
-            # Start the real server, but give up waiting at once: pgserver then raises
-            # TimeoutExpired while PostgreSQL goes on starting, as in a long recovery.
-            kwargs["timeout"] = 0.01
-            args = [a for a in args if a != "-w"]
+            # The real server starts (pg_ctl without -w returns at once) and goes on
+            # starting, while pgserver's wait gives up, as it does in a long recovery.
+            real_pg_ctl([a for a in args if a != "-w"], **kwargs)
+            raise subprocess.TimeoutExpired(cmd="pg_ctl start", timeout=10)
         return real_pg_ctl(args, **kwargs)
 
     monkeypatch.setattr(pgserver_module, "pg_ctl", impatient_pg_ctl)
