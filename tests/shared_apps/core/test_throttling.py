@@ -39,6 +39,15 @@ def test_wait_is_when_the_next_request_fits():
     assert sliding_window_wait(0, 2, elapsed=10, duration=60, limit=1) == pytest.approx(110)
 
 
+def _login_rate(settings, rate: str) -> None:
+    """The login scope's rate for this test (pytest-django restores the settings)."""
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**rates, "login": rate},
+    }
+
+
 class LoginView:
     throttle_scope = "login"
 
@@ -58,7 +67,6 @@ def test_a_client_that_obeys_retry_after_gets_in_and_not_before(db, settings):
     Retry-After (whole seconds, as DRF sends it); a retry then is admitted, and a
     retry clearly before it is not. Real Redis, the throttle's clock moved by hand;
     limits 1-30, bursts at the start, middle and end of a window."""
-    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
 
     def burst(address: str, start: float, limit: int, extra: int) -> float:
         results, throttle = [], None
@@ -75,10 +83,7 @@ def test_a_client_that_obeys_retry_after_gets_in_and_not_before(db, settings):
         return throttle.allow_request(_request(address), LoginView())
 
     for limit, into_window, extra in itertools.product([1, 2, 3, 10, 30], [0, 15, 59.5], [1, 2, 5]):
-        settings.REST_FRAMEWORK = {
-            **settings.REST_FRAMEWORK,
-            "DEFAULT_THROTTLE_RATES": {**rates, "login": f"{limit}/min"},
-        }
+        _login_rate(settings, f"{limit}/min")
         start = 1_000_000 * 60 + random.randint(0, 10_000) * 60 + into_window
         on_time, early = _address(), _address()
         retry_after = burst(on_time, start, limit, extra)
@@ -91,11 +96,7 @@ def test_a_client_that_obeys_retry_after_gets_in_and_not_before(db, settings):
 def test_concurrent_requests_never_pass_more_than_the_rate(db, settings):
     """DRF's read-modify-write history lets concurrent requests overwrite each other's
     entries; an atomic counter admits exactly the rate."""
-    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {**rates, "login": "10/hour"},
-    }
+    _login_rate(settings, "10/hour")
     address = _address()
     start = threading.Barrier(16)
     allowed: list[bool] = []
@@ -118,11 +119,7 @@ def test_concurrent_requests_never_pass_more_than_the_rate(db, settings):
 
 
 def test_one_small_counter_per_window_whatever_the_rate(db, settings):
-    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {**rates, "login": "1000/hour"},
-    }
+    _login_rate(settings, "1000/hour")
     address = _address()
     for _ in range(50):
         throttle = ScopedIPThrottle()
@@ -141,11 +138,7 @@ def test_one_tenants_counter_never_throttles_another(alpha, beta, settings):
     alpha leaves beta's counter untouched, and the keys live under each tenant's schema."""
     from django.db import connection
 
-    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {**rates, "login": "2/hour"},
-    }
+    _login_rate(settings, "2/hour")
     address = _address()
 
     def attempt(world) -> bool:
