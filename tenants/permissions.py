@@ -8,13 +8,22 @@ read-only. A view that must be reachable without membership says so with
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from shared_apps.core.errors import ErrorCode, Message, TenantSuspended
+from shared_apps.core.errors import (
+    NotAMember,
+    RoleRequired,
+    TenantSuspended,
+)
 from shared_apps.organizations.roles import Role
 from shared_apps.organizations.selectors import Membership, membership_for
 from tenants.authentication import remember_membership, request_tenant
+
+if TYPE_CHECKING:
+    from tenants.models import Tenant
 
 _UNSET = object()
 
@@ -34,6 +43,27 @@ def current_membership(request) -> Membership | None:
     return membership  # type: ignore[return-value]
 
 
+def authorize(
+    *,
+    tenant: Tenant,
+    membership: Membership | None,
+    is_read: bool,
+    needed: Role,
+    writes_allowed_when_read_only: bool = False,
+) -> None:
+    """The one access rule for tenant data, shared by the API gate and the web pages.
+
+    Raises ``NotAMember`` (403), ``RoleRequired`` (403) or ``TenantSuspended`` (402 for a
+    write on a read-only tenant). Authentication (who the user is) is the caller's.
+    """
+    if membership is None:
+        raise NotAMember()
+    if not membership.role.at_least(needed):
+        raise RoleRequired(Role(needed).label.lower())
+    if not is_read and tenant.is_read_only and not writes_allowed_when_read_only:
+        raise TenantSuspended()
+
+
 class IsTenantMember(BasePermission):
     """Active member of this tenant with the role the view asks for.
 
@@ -49,25 +79,19 @@ class IsTenantMember(BasePermission):
             raise exceptions.NotFound()
         if not request.user or not request.user.is_authenticated:
             raise exceptions.NotAuthenticated()
-        membership = current_membership(request)
-        if membership is None:
-            raise exceptions.PermissionDenied(Message.NOT_A_MEMBER, code=ErrorCode.NOT_A_MEMBER)
         is_read = request.method in SAFE_METHODS
         needed = (
             getattr(view, "action_roles", {}).get(getattr(view, "action", None))
             or getattr(view, "read_role" if is_read else "write_role", None)
             or (Role.VIEWER if is_read else Role.MEMBER)
         )
-        if not membership.role.at_least(needed):
-            raise exceptions.PermissionDenied(
-                f"This action needs the {Role(needed).label.lower()} role or higher."
-            )
-        if (
-            not is_read
-            and tenant.is_read_only
-            and not getattr(view, "writes_allowed_when_read_only", False)
-        ):
-            raise TenantSuspended()
+        authorize(
+            tenant=tenant,
+            membership=current_membership(request),
+            is_read=is_read,
+            needed=needed,
+            writes_allowed_when_read_only=getattr(view, "writes_allowed_when_read_only", False),
+        )
         return True
 
 

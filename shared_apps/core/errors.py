@@ -85,6 +85,22 @@ class TenantSuspended(TesseraError):
     message = Message.TENANT_SUSPENDED
 
 
+class NotAMember(TesseraError):
+    code = ErrorCode.NOT_A_MEMBER
+    http_status = 403
+    message = Message.NOT_A_MEMBER
+
+
+class RoleRequired(TesseraError):
+    """The member's role is below what the action needs."""
+
+    code = ErrorCode.PERMISSION_DENIED
+    http_status = 403
+
+    def __init__(self, needed_label: str):
+        super().__init__(f"This action needs the {needed_label} role or higher.")
+
+
 class PlanLimitExceeded(TesseraError):
     code = ErrorCode.PLAN_LIMIT_EXCEEDED
     http_status = 402
