@@ -11,8 +11,11 @@ Fixtures (import them into a test module):
 * ``celery_prefix`` (session) points this process's Celery app at the private prefix.
 * ``worker`` (session) a running worker, shared by every module that uses it.
 * ``committed`` DB access without the per-test transaction (a worker only sees
-  committed data); cleans the background tables and probe rows afterwards. Modules
-  using it mark their tests ``django_db`` and import ``_django_db_helper`` too.
+  committed data: conftest's ``committed_db``); cleans the background tables and probe
+  rows afterwards. Tests using it are not marked ``django_db`` and do not use ``db``.
+
+Tests using ``worker`` are put on one xdist worker (group ``celery-worker``, see
+conftest), so a run starts one Celery worker, not one per xdist worker.
 """
 
 from __future__ import annotations
@@ -176,6 +179,12 @@ class Worker:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
+    def kill_and_forget(self) -> None:
+        """SIGKILL, then remove the log (unless ``TESSERA_KEEP_WORKER_LOGS`` is set)."""
+        if self.process is not None and self.process.poll() is None:
+            self.kill()
+        self.stop()
+
     def stop(self) -> None:
         """Warm shutdown (SIGKILL after 10 s); the log file goes unless
         ``TESSERA_KEEP_WORKER_LOGS`` is set."""
@@ -305,21 +314,14 @@ def worker(request, celery_prefix) -> Worker:
         _shared["worker"] = Worker(
             database=connection.settings_dict["NAME"], prefix=celery_prefix
         ).start()
-        request.addfinalizer(_shared["worker"].stop)
+        # Killed, not stopped: nothing is in flight at the end of the session, its queues go
+        # with the prefix, and a warm shutdown takes seconds.
+        request.addfinalizer(_shared["worker"].kill_and_forget)
     return _shared["worker"]
 
 
 @pytest.fixture
-def _django_db_helper(django_db_setup, django_db_blocker) -> Iterator[None]:
-    """Overrides pytest-django's helper in the modules that import it: a test marked
-    ``django_db`` gets the test database (pytest-django creates it only for marked
-    tests) but no wrapping transaction, because a worker only sees committed data."""
-    with django_db_blocker.unblock():
-        yield
-
-
-@pytest.fixture
-def committed(_django_db_helper, celery_prefix) -> Iterator[None]:
+def committed(committed_db, celery_prefix) -> Iterator[None]:
     """Committed database access; cleans fan-out records and probe rows afterwards."""
     from django.db import connection
 

@@ -16,7 +16,7 @@ from shared_apps.organizations.models import OrganizationUser
 from shared_apps.organizations.roles import Role
 from tenants.provisioning import spare_schemas_replenish, tenant_provision
 from tests.factories import PASSWORD
-from tests.support import TenantWorld, bearer_client
+from tests.support import TenantWorld, bearer_client, session_world
 
 SESSION_TENANTS = ("alpha", "beta")
 
@@ -97,20 +97,69 @@ def _build_session_database() -> None:
     connection.set_schema_to_public()
 
 
-def _world(subdomain: str) -> TenantWorld:
-    return TenantWorld(
-        subdomain=subdomain, host=f"{subdomain}.localhost", schema_name=f"t_{subdomain}"
-    )
+@pytest.fixture
+def committed_db(request, django_db_setup, django_db_blocker):
+    """Database access without the per-test transaction, for tests whose data another
+    process or connection must see (a Celery worker, a command's forked workers, a live
+    server). Such a test commits, so it cleans up what it wrote; it must not also use
+    ``db`` (or the ``django_db`` mark), which would wrap it in a transaction after all.
+    For the session tenants, ``tests.support.session_world("alpha")``."""
+    if "db" in request.fixturenames or request.node.get_closest_marker("django_db"):
+        pytest.fail("committed_db and db / django_db exclude each other")
+    with django_db_blocker.unblock():
+        assert connection.settings_dict["NAME"].startswith("test_"), "not a test database"
+        yield
+
+
+# A test using one of these fixtures goes to the xdist worker of the fixture's group
+# (unless it names a group itself), so that a run starts the shared process once.
+GROUP_OF_FIXTURE = {"worker": "celery-worker"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        for fixture, group in GROUP_OF_FIXTURE.items():
+            if fixture in item.fixturenames:
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
+
+
+class _XdistGroupIds:
+    """``--dist loadgroup`` schedules by a ``@group`` suffix that xdist 3.8 writes to
+    ``item._nodeid``, which pytest 9 no longer reads (the id is ``item._id``): every
+    group was silently spread over all workers. Writes the suffix where pytest 9 reads
+    it (a no-op once xdist does)."""
+
+    @pytest.hookimpl(trylast=True)  # after xdist's own hook and the one above
+    def pytest_collection_modifyitems(self, config, items) -> None:
+        if not getattr(config.option, "loadgroup", False):
+            return
+        from _pytest.nodeid import NodeId
+
+        for item in items:
+            names = {
+                str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                for mark in item.iter_markers("xdist_group")
+            }
+            if names and "@" not in item.nodeid:
+                item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(names))}")
+
+
+def pytest_configure(config) -> None:
+    config.pluginmanager.register(_XdistGroupIds(), "tessera-xdist-group-ids")
 
 
 @pytest.fixture
 def alpha(db) -> TenantWorld:
-    return _world("alpha")
+    return session_world("alpha")
 
 
 @pytest.fixture
 def beta(db) -> TenantWorld:
-    return _world("beta")
+    return session_world("beta")
 
 
 @pytest.fixture

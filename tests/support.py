@@ -29,6 +29,13 @@ class TenantWorld:
         return User.objects.get(email=f"{role}@{self.subdomain}.test")
 
 
+def session_world(subdomain: str) -> TenantWorld:
+    """One of the session tenants (conftest's ``alpha`` / ``beta``, without ``db``)."""
+    return TenantWorld(
+        subdomain=subdomain, host=f"{subdomain}.localhost", schema_name=f"t_{subdomain}"
+    )
+
+
 def host_client(host: str) -> APIClient:
     return APIClient(HTTP_HOST=host)
 

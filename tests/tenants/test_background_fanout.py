@@ -21,12 +21,12 @@ from tests.background_tasks import fanout_probe, flaky
 from tests.celery_support import probe_rows, wait_for
 
 # Fixtures (see tests/celery_support.py).
-_django_db_helper = celery_support._django_db_helper
 celery_prefix = celery_support.celery_prefix
 committed = celery_support.committed
 worker = celery_support.worker
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.usefixtures("committed_db")
+
 BOTH = ["t_alpha", "t_beta"]
 
 

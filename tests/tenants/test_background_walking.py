@@ -17,11 +17,10 @@ from tests import celery_support
 from tests.background_tasks import observe
 
 # Fixtures (see tests/celery_support.py).
-_django_db_helper = celery_support._django_db_helper
 celery_prefix = celery_support.celery_prefix
 committed = celery_support.committed
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.usefixtures("committed_db")
 
 
 def _backend_pid() -> int:

@@ -36,13 +36,13 @@ from tests.background_tasks import (
 from tests.celery_support import Worker, cheap_tenant, probe_rows, wait_for
 
 # Fixtures (see tests/celery_support.py).
-_django_db_helper = celery_support._django_db_helper
 celery_prefix = celery_support.celery_prefix
 committed = celery_support.committed
 worker = celery_support.worker
 
-# Heavy (real servers and worker processes): kept on one xdist worker, one after another.
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("real-processes")]
+# Heavy (worker processes of its own too): on the xdist worker that runs the session's
+# Celery worker, one after another.
+pytestmark = [pytest.mark.usefixtures("committed_db"), pytest.mark.xdist_group("celery-worker")]
 
 
 def _after_rows() -> list[tuple[str, str, str]]:
@@ -260,15 +260,16 @@ def test_sigkilled_worker_mid_task_is_redelivered_and_each_effect_happens_once(c
     assert FanoutRun.objects.get(pk=run.pk).finished_at is not None
 
 
-def test_a_task_queued_by_a_tenant_request_runs_there_with_its_request_id(worker, committed, alpha):
+def test_a_task_queued_by_a_tenant_request_runs_there_with_its_request_id(worker, committed):
     """End to end: an API request on alpha's host queues an export; the worker runs it
     in alpha's schema, and its log lines carry the request's X-Request-ID."""
     from django.core.files.storage import default_storage
 
     from tenant_apps.audit.models import AuditEntry
     from tenant_apps.exports.models import Export, ExportStatus
-    from tests.support import bearer_client
+    from tests.support import bearer_client, session_world
 
+    alpha = session_world("alpha")
     offset = len(worker.log())
     response = bearer_client(alpha, "owner").post(
         "/api/v1/exports/",

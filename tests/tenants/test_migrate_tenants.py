@@ -1,7 +1,7 @@
 """``manage.py migrate_tenants``: only the behind schemas, in parallel, resumable.
 
 The command forks worker processes, which only see committed data, so these tests run
-without the per-test transaction (``_django_db_helper`` below) and clean up after
+without the per-test transaction (conftest's ``committed_db``) and clean up after
 themselves. Schemas start empty (a tenant row whose schema has no tables yet), so each
 real migration here is one tenant's full set; a table created by hand in the way of
 ``catalog``'s first migration makes a schema fail.
@@ -33,18 +33,9 @@ from tenants.models import SpareSchema, Tenant
 from tenants.provisioning import migration_fingerprint
 from tenants.services import tenant_destroy
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.usefixtures("committed_db")
 
 BLOCKER_SQL = 'CREATE TABLE "{schema}".catalog_category (id integer)'  # catalog 0001 needs it
-
-
-@pytest.fixture
-def _django_db_helper(django_db_setup, django_db_blocker) -> Iterator[None]:
-    """Committed database access (overrides pytest-django's helper in this module): the
-    command's worker processes only see committed rows."""
-    with django_db_blocker.unblock():
-        assert connection.settings_dict["NAME"].startswith("test"), "not a test database"
-        yield
 
 
 def _execute(sql: str) -> None:
