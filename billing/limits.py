@@ -38,7 +38,7 @@ def month_start():
 def _members(tenant: Tenant) -> int:
     from shared_apps.organizations.models import OrganizationUser
 
-    return OrganizationUser.objects.filter(organization_id=tenant.organization_id).count()
+    return OrganizationUser.objects.for_tenant(tenant).count()
 
 
 def _products(tenant: Tenant) -> int:

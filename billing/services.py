@@ -73,7 +73,7 @@ SUBSCRIPTION_EVENT_PREFIXES = (
 
 
 def account_for(tenant: Tenant) -> BillingAccount:
-    account, _ = BillingAccount.objects.get_or_create(tenant=tenant)
+    account, _ = BillingAccount.objects.for_tenant(tenant).get_or_create(tenant=tenant)
     return account
 
 
@@ -197,7 +197,11 @@ def _timestamp(value: Any) -> dt.datetime | None:
 def subscription_apply(*, tenant: Tenant, subscription: Any | None, reason: str) -> Tenant:
     """Set the tenant's plan and status from the newest state of its subscription."""
     tenant = Tenant.objects.select_for_update().select_related("plan").get(pk=tenant.pk)
-    account = BillingAccount.objects.select_for_update().get_or_create(tenant=tenant)[0]
+    account = (
+        BillingAccount.objects.for_tenant(tenant)
+        .select_for_update()
+        .get_or_create(tenant=tenant)[0]
+    )
     now = timezone.now()
     if subscription is None:
         account.synced_at = now
@@ -425,7 +429,7 @@ def usage_report(*, tenant: Tenant, day: dt.date) -> UsageReport | None:
     from tenant_apps.orders.models import Order
 
     period = usage_period(day)
-    existing = UsageReport.objects.filter(tenant=tenant, period=period).first()
+    existing = UsageReport.objects.for_tenant(tenant).filter(period=period).first()
     if existing is not None:
         return existing
     account = account_for(tenant)
