@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from billing.models import BillingAccount, Plan, UsageReport, WebhookEvent, WebhookEventStatus
 from billing.stripe_client import StripeUnavailable, idempotency_key, stripe_api
-from shared_apps.core.errors import TesseraError, ValidationFailed
+from shared_apps.core.errors import ErrorCode, TesseraError, ValidationFailed
 from tenants.models import Tenant, TenantStatus
 from tenants.services import tenant_set_status
 
@@ -31,13 +31,13 @@ logger = logging.getLogger(__name__)
 
 
 class StripeRejected(TesseraError):
-    code = "stripe_error"
+    code = ErrorCode.STRIPE_ERROR
     http_status = 502
     message = "Stripe refused the request."
 
 
 class InvalidSignature(TesseraError):
-    code = "invalid_signature"
+    code = ErrorCode.INVALID_SIGNATURE
     http_status = 400
     message = "The Stripe-Signature header is missing, malformed, stale or wrong."
 

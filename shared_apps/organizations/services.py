@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from billing.limits import Limit, limit_check
 from shared_apps.accounts.models import User
-from shared_apps.core.errors import Conflict, TesseraError, ValidationFailed
+from shared_apps.core.errors import Conflict, ErrorCode, TesseraError, ValidationFailed
 from shared_apps.organizations.models import (
     OrganizationInvitation,
     OrganizationOwner,
@@ -32,23 +32,23 @@ INVITATION_LIFETIME = timedelta(days=7)
 
 
 class RoleForbidden(TesseraError):
-    code = "permission_denied"
+    code = ErrorCode.PERMISSION_DENIED
     http_status = 403
     message = "Your role does not allow this change."
 
 
 class LastOwner(Conflict):
-    code = "last_owner"
+    code = ErrorCode.LAST_OWNER
     message = "A tenant must keep at least one owner."
 
 
 class AlreadyMember(Conflict):
-    code = "already_member"
+    code = ErrorCode.ALREADY_MEMBER
     message = "This person is already a member."
 
 
 class InvitationInvalid(TesseraError):
-    code = "invitation_invalid"
+    code = ErrorCode.INVITATION_INVALID
     http_status = 400
     message = "This invitation is invalid, used or expired."
 
