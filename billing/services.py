@@ -395,26 +395,6 @@ def billing_deadlines_enforce(*, tenant: Tenant, now: dt.datetime | None = None)
     return True
 
 
-def canceled_tenants_purge(*, now: dt.datetime | None = None) -> list[str]:
-    """Delete tenants canceled longer ago than the retention period, after keeping a
-    final export of their orders in storage. Returns the schemas dropped."""
-    from django_tenants.utils import tenant_context
-
-    from tenant_apps.exports.models import ExportKind
-    from tenant_apps.exports.services import export_final
-    from tenants.services import tenant_destroy
-
-    now = now or timezone.now()
-    cutoff = now - dt.timedelta(days=settings.BILLING_CANCELED_RETENTION_DAYS)
-    dropped = []
-    for tenant in Tenant.objects.filter(status=TenantStatus.CANCELED, status_changed_at__lt=cutoff):
-        with tenant_context(tenant):
-            export_final(kind=ExportKind.ORDERS_CSV)
-        tenant_destroy(tenant=tenant)
-        dropped.append(tenant.schema_name)
-    return dropped
-
-
 def usage_period(day: dt.date) -> str:
     return day.isoformat()
 

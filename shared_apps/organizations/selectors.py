@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from billing.limits import Limit, usage_counter
 from shared_apps.organizations.models import OrganizationUser
 from shared_apps.organizations.roles import Role
 
@@ -46,3 +47,8 @@ def member_list(*, tenant: Tenant):
     return (
         OrganizationUser.objects.for_tenant(tenant).select_related("user").order_by("user__email")
     )
+
+
+@usage_counter(Limit.MEMBERS)
+def member_count(tenant: Tenant) -> int:
+    return OrganizationUser.objects.for_tenant(tenant).count()
