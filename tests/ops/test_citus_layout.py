@@ -269,3 +269,21 @@ def test_the_reference_tables_a_cluster_needs_are_closed_under_their_foreign_key
         frontier = found - closure
         closure |= found
     assert closure == REFERENCE_TABLES
+
+
+def test_every_tenant_table_has_a_primary_key_for_online_moves():
+    """``citus_schema_move`` with logical replication (the non-blocking mode) needs a
+    replica identity on every table it copies: the primary key."""
+    schemas = _tenant_schemas()
+    without = _rows(
+        """
+        SELECT n.nspname, c.relname FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = ANY(%s) AND c.relkind = 'r'
+          AND NOT EXISTS (
+              SELECT 1 FROM pg_constraint p WHERE p.conrelid = c.oid AND p.contype = 'p'
+          )
+        """,
+        [schemas],
+    )
+    assert without == []
