@@ -55,6 +55,21 @@ def error_of(response) -> dict:
     return body["error"]
 
 
+def assert_not_a_crash(response, *, deliberate_5xx: tuple[int, ...] = ()) -> None:
+    """Never a 500. A status in ``deliberate_5xx`` (an upstream such as Stripe
+    unavailable or not configured) is accepted only as a SPEC §4 error whose code is not
+    ``server_error``; any other 5xx fails."""
+    from shared_apps.core.errors import ErrorCode
+
+    if response.status_code < 500:
+        return
+    assert response.status_code in deliberate_5xx, (
+        response.status_code,
+        response.content[:500],
+    )
+    assert error_of(response)["code"] != ErrorCode.SERVER_ERROR, response.content[:500]
+
+
 def session_client(world: TenantWorld, user: User) -> APIClient:
     """A client on the world's host with a session stored in that tenant's schema."""
     from django.db import connection

@@ -26,7 +26,7 @@ from shared_apps.core.errors import ErrorCode
 from tenant_apps.catalog.models import Category, Product
 from tenant_apps.orders.serializers import MAX_QUANTITY
 from tests.factories import CategoryFactory, CustomerFactory, ProductFactory
-from tests.support import bearer_client, error_of
+from tests.support import assert_not_a_crash, bearer_client, error_of
 
 FUZZ = settings(
     max_examples=40,
@@ -148,9 +148,10 @@ def assert_only_changed(before: dict, after: dict, tables: set[str]) -> None:
     assert len(after["audit"]) == len(before["audit"]) + 1  # audited, in the same transaction
 
 
-def assert_not_a_crash(response) -> None:
+def assert_no_5xx(response) -> None:
+    """Fuzzed input is the client's fault or fine: never any 5xx (no upstream here)."""
     event(f"status {response.status_code}")  # see --hypothesis-show-statistics
-    assert response.status_code < 500, (response.status_code, response.content[:500])
+    assert_not_a_crash(response)
 
 
 # ---------------------------------------------------------------------------------------
@@ -280,7 +281,7 @@ def test_product_create_survives_any_payload(alpha, api, shop):
         with rolled_back():
             before = snapshot(alpha)
             response = send(api, "POST", "/api/v1/products/", payload)
-            assert_not_a_crash(response)
+            assert_no_5xx(response)
             after = snapshot(alpha)
             if response.status_code == 201:
                 body = response.json()
@@ -306,7 +307,7 @@ def test_product_patch_survives_any_payload(alpha, api, shop):
         with rolled_back():
             before = snapshot(alpha)
             response = send(api, "PATCH", f"/api/v1/products/{shop.widget}/", payload)
-            assert_not_a_crash(response)
+            assert_no_5xx(response)
             after = snapshot(alpha)
             if response.status_code == 200:
                 body = response.json()
@@ -408,7 +409,7 @@ def test_order_create_survives_any_payload(alpha, api, shop):
         with rolled_back():
             before = snapshot(alpha)
             response = send(api, "POST", "/api/v1/orders/", payload)
-            assert_not_a_crash(response)
+            assert_no_5xx(response)
             after = snapshot(alpha)
             if response.status_code == 201:
                 _check_placed_order(response.json(), payload, before, after)
@@ -476,7 +477,7 @@ def test_customer_create_survives_any_payload(alpha, api, shop):
         with rolled_back():
             before = snapshot(alpha)
             response = send(api, "POST", "/api/v1/customers/", payload)
-            assert_not_a_crash(response)
+            assert_no_5xx(response)
             after = snapshot(alpha)
             if response.status_code == 201:
                 body = response.json()
@@ -587,7 +588,7 @@ def test_list_parameters_survive_any_value(alpha, api, shop, path):
         with rolled_back():
             before = snapshot(alpha)
             response = api.get(path, params)
-            assert_not_a_crash(response)
+            assert_no_5xx(response)
             if response.status_code == 200:
                 body = response.json()
                 assert isinstance(body, list) or isinstance(body["results"], list)
@@ -661,7 +662,7 @@ def test_malformed_json_is_400_and_writes_nothing(alpha, api, shop):
         with rolled_back():
             before = snapshot(alpha)
             response = api.generic(method, path, raw, content_type="application/json")
-            assert_not_a_crash(response)
+            assert_no_5xx(response)
             error = assert_refused(response, statuses={400}, fields=set())
             expected = ErrorCode.VALIDATION_ERROR if _parses(raw) else ErrorCode.MALFORMED_JSON
             assert error["code"] == expected, (raw, error)

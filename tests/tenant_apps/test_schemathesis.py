@@ -288,7 +288,8 @@ def test_member_patch_without_role_is_not_a_server_error(alpha, alpha_token, see
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {alpha_token}")
     client.raise_request_exception = False
     response = client.patch(f"/api/v1/members/{seeded_ids['members']}/", {}, format="json")
-    assert response.status_code in (200, 400), response.status_code
+    assert response.status_code == 400, response.status_code
+    assert error_of(response)["fields"] == {"role": ["This field is required."]}
     assert OrganizationUser.objects.get(pk=seeded_ids["members"]).role == "member"
 
 
@@ -297,6 +298,6 @@ def test_stripe_unavailable_is_documented_as_503(alpha, alpha_token, path):
     client = host_client(alpha.host)
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {alpha_token}")
     response = client.post(path, {"plan": "pro"}, format="json")
-    if response.status_code == 503:
-        assert error_of(response)["code"] in ("billing_disabled", "stripe_unavailable")
+    assert response.status_code == 503  # the suite runs without Stripe keys
+    assert error_of(response)["code"] == "billing_disabled"
     assert "503" in _documented_responses(alpha, path, "post")
