@@ -7,7 +7,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from billing.models import Plan
+from billing.models import BillingAccount, Plan, UsageReport, WebhookEvent, WebhookEventStatus
 from shared_apps.accounts.models import User
 from shared_apps.organizations.models import (
     Organization,
@@ -16,6 +16,9 @@ from shared_apps.organizations.models import (
     OrganizationUser,
 )
 from shared_apps.organizations.roles import Role
+from tenant_apps.catalog.models import ProductStatus
+from tenant_apps.exports.models import ExportKind, ExportStatus
+from tenant_apps.orders.models import OrderStatus
 from tenants.models import Domain, SpareSchema, Tenant, TenantEvent, TenantStatus
 
 PASSWORD = "a-long-test-password"
@@ -144,6 +147,65 @@ class SpareSchemaFactory(factory.django.DjangoModelFactory):
     migration_fingerprint = "stale"
 
 
+class BillingAccountFactory(factory.django.DjangoModelFactory):
+    """A tenant's Stripe link; traits for the subscription states the code branches on."""
+
+    class Meta:
+        model = BillingAccount
+
+    tenant = factory.SubFactory(TenantFactory)
+    stripe_customer_id = factory.Sequence(lambda n: f"cus_test{n:06d}")
+
+    class Params:
+        subscribed = factory.Trait(
+            stripe_subscription_id=factory.Sequence(lambda n: f"sub_test{n:06d}"),
+            subscription_status="active",
+            current_period_end=factory.LazyFunction(
+                lambda: timezone.now() + timezone.timedelta(days=30)
+            ),
+            synced_at=factory.LazyFunction(timezone.now),
+        )
+        past_due = factory.Trait(
+            stripe_subscription_id=factory.Sequence(lambda n: f"sub_test{n:06d}"),
+            subscription_status="past_due",
+            past_due_since=factory.LazyFunction(timezone.now),
+            synced_at=factory.LazyFunction(timezone.now),
+        )
+
+
+class WebhookEventFactory(factory.django.DjangoModelFactory):
+    """A received Stripe event (raw payload as Stripe sends it)."""
+
+    class Meta:
+        model = WebhookEvent
+
+    stripe_id = factory.Sequence(lambda n: f"evt_test{n:06d}")
+    type = "customer.subscription.updated"
+    payload = factory.LazyAttribute(
+        lambda o: {"id": o.stripe_id, "object": "event", "type": o.type, "data": {"object": {}}}
+    )
+    status = WebhookEventStatus.PENDING
+
+    class Params:
+        processed = factory.Trait(
+            status=WebhookEventStatus.PROCESSED,
+            attempts=1,
+            processed_at=factory.LazyFunction(timezone.now),
+        )
+        failed = factory.Trait(status=WebhookEventStatus.FAILED, attempts=1, last_error="boom")
+        ignored = factory.Trait(status=WebhookEventStatus.IGNORED, attempts=1)
+
+
+class UsageReportFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = UsageReport
+
+    tenant = factory.SubFactory(TenantFactory)
+    period = factory.Sequence(lambda n: f"2026-{n % 12 + 1:02d}")
+    quantity = 1
+    idempotency_key = factory.LazyAttribute(lambda o: f"usage-{o.tenant.pk}-{o.period}")
+
+
 class TenantEventFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = TenantEvent
@@ -173,12 +235,12 @@ class ProductFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"product-{n}")
     price = Decimal("10.00")
     stock = 10
-    status = "active"
+    status = ProductStatus.ACTIVE
     category = factory.SubFactory(CategoryFactory)
 
     class Params:
-        draft = factory.Trait(status="draft")
-        archived = factory.Trait(status="archived")
+        draft = factory.Trait(status=ProductStatus.DRAFT)
+        archived = factory.Trait(status=ProductStatus.ARCHIVED)
         sold_out = factory.Trait(stock=0)
 
 
@@ -196,12 +258,12 @@ class OrderFactory(factory.django.DjangoModelFactory):
 
     customer = factory.SubFactory(CustomerFactory)
     total = Decimal("0.00")
-    status = "placed"
+    status = OrderStatus.PLACED
 
     class Params:
-        paid = factory.Trait(status="paid")
-        canceled = factory.Trait(status="canceled")
-        refunded = factory.Trait(status="refunded")
+        paid = factory.Trait(status=OrderStatus.PAID)
+        canceled = factory.Trait(status=OrderStatus.CANCELED)
+        refunded = factory.Trait(status=OrderStatus.REFUNDED)
 
 
 class OrderItemFactory(factory.django.DjangoModelFactory):
@@ -219,10 +281,11 @@ class ExportFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "exports.Export"
 
-    kind = "orders_csv"
+    kind = ExportKind.ORDERS_CSV
 
     class Params:
-        done = factory.Trait(status="done")
+        done = factory.Trait(status=ExportStatus.DONE)
+        failed = factory.Trait(status=ExportStatus.FAILED)
 
 
 class AuditEntryFactory(factory.django.DjangoModelFactory):
