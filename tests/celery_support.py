@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS {schema}.background_probe (
     seen_schema text, seen_tenant integer, detail text DEFAULT '',
     created timestamptz DEFAULT now())
 """
+# Tables of these tests only (in public and the session tenants while the session runs).
+PROBE_TABLES = frozenset({"background_probe", "background_after"})
 AFTER_TABLE_SQL = """
 CREATE TABLE IF NOT EXISTS public.background_after (
     id serial PRIMARY KEY, task_id text, task_name text, schema_name text, search_path text)
