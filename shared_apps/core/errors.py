@@ -23,6 +23,7 @@ class ErrorCode:
     EMAIL_REGISTERED = "email_registered"
     TENANT_SUSPENDED = "tenant_suspended"
     PLAN_LIMIT_EXCEEDED = "plan_limit_exceeded"
+    FEATURE_NOT_IN_PLAN = "feature_not_in_plan"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     THROTTLED = "throttled"
     SERVER_ERROR = "server_error"
@@ -105,3 +106,11 @@ class PlanLimitExceeded(TesseraError):
     code = ErrorCode.PLAN_LIMIT_EXCEEDED
     http_status = 402
     message = "Your plan's limit is reached; upgrade to add more."
+
+
+class FeatureNotInPlan(TesseraError):
+    """The tenant's plan does not include the feature (``billing.entitlements``)."""
+
+    code = ErrorCode.FEATURE_NOT_IN_PLAN
+    http_status = 402
+    message = "Your plan does not include this feature; upgrade to use it."
