@@ -51,14 +51,14 @@ def address_refused(address: str) -> str | None:
             ip = ip.ipv4_mapped
         elif ip in _NAT64:
             ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    checks = (
+    checks = (  # the most specific name first (169.254.0.0/16 is "private" too)
         ("loopback", ip.is_loopback),
-        ("private", ip.is_private),
         ("link-local", ip.is_link_local),
         ("multicast", ip.is_multicast),
-        ("reserved", ip.is_reserved),
         ("unspecified", ip.is_unspecified),
+        ("reserved", ip.is_reserved),
         ("shared", isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED),
+        ("private", ip.is_private),
         ("not globally routable", not ip.is_global),
     )
     for label, hit in checks:

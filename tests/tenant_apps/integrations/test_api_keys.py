@@ -68,9 +68,7 @@ def test_key_works_on_its_tenant_with_its_role(alpha):
     key = issue(alpha, "member")["key"]
     client = key_client(alpha.host, key)
     assert client.get("/api/v1/products/").status_code == 200
-    created = client.post(
-        "/api/v1/products/", {"name": "Key-made", "price": "3.00"}, format="json"
-    )
+    created = client.post("/api/v1/products/", {"name": "Key-made", "price": "3.00"}, format="json")
     assert created.status_code == 201, created.content
     # member role: no access to admin-only routes (audit log, keys)
     assert error_of(client.get("/api/v1/audit-log/"))["code"] == ErrorCode.PERMISSION_DENIED
@@ -143,7 +141,9 @@ def test_role_never_above_the_creator(alpha):
     through_key = key_client(alpha.host, admin_key)
     assert through_key.post(KEYS, {"name": "a", "role": "admin"}, format="json").status_code == 201
     # members and viewers cannot create keys at all (admin or owner only)
-    member = bearer_client(alpha, "member").post(KEYS, {"name": "m", "role": "viewer"}, format="json")
+    member = bearer_client(alpha, "member").post(
+        KEYS, {"name": "m", "role": "viewer"}, format="json"
+    )
     assert member.status_code == 403
 
 
@@ -190,7 +190,9 @@ def test_writes_with_a_key_are_audited_with_the_key_as_actor(alpha):
     entry = AuditEntry.objects.get(action="customer.created")
     assert entry.actor_id is None and entry.actor_api_key_id == body["id"]
     created = AuditEntry.objects.get(action="api_key.created")
-    assert created.actor_id == alpha.user("owner").pk and created.changes["prefix"] == body["prefix"]
+    assert (
+        created.actor_id == alpha.user("owner").pk and created.changes["prefix"] == body["prefix"]
+    )
     connection.set_schema_to_public()
     log = bearer_client(alpha, "owner").get("/api/v1/audit-log/?action=customer.created").json()
     assert log["results"][0]["actor_api_key_name"] == "member key"
@@ -220,7 +222,9 @@ def test_free_plan_has_no_api_keys(alpha):
     response = bearer_client(alpha, "owner").get(KEYS)
     assert response.status_code == 402
     assert error_of(response)["code"] == ErrorCode.FEATURE_NOT_IN_PLAN
-    create = bearer_client(alpha, "owner").post(KEYS, {"name": "n", "role": "viewer"}, format="json")
+    create = bearer_client(alpha, "owner").post(
+        KEYS, {"name": "n", "role": "viewer"}, format="json"
+    )
     assert error_of(create)["code"] == ErrorCode.FEATURE_NOT_IN_PLAN
     used = key_client(alpha.host, key).get("/api/v1/products/")
     assert used.status_code == 402 and error_of(used)["code"] == ErrorCode.FEATURE_NOT_IN_PLAN
@@ -255,7 +259,10 @@ def test_throttle_counts_per_key(alpha, settings):
     cache.clear()
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "user": "2/min"},
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "user": "2/min",
+        },
     }
     TenantUserRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     try:
