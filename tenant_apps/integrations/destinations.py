@@ -246,6 +246,8 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Response:
         return done(response.status, text, error)
     except DestinationRefused as exc:
         return done(None, error=str(exc))
+    except urllib3.exceptions.NewConnectionError as exc:  # a ConnectTimeoutError subclass
+        return done(None, error=f"Connection failed: {exc.__context__ or exc}")
     except urllib3.exceptions.ConnectTimeoutError:
         return done(None, error=f"Connection timed out after {connect_timeout:g} s.")
     except urllib3.exceptions.ReadTimeoutError:
