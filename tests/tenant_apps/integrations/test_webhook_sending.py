@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-import pytest
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
