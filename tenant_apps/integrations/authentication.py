@@ -122,7 +122,8 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(INVALID_KEY, code=ErrorCode.AUTHENTICATION_FAILED)
         raw = raw.strip()
         try:
-            api_key = ApiKey.objects.get_from_key(raw) if "." in raw else None
+            found = ApiKey.objects.get_from_key(raw) if "." in raw else None
+            api_key = found if isinstance(found, ApiKey) else None
         except ApiKey.DoesNotExist:
             api_key = None
         if api_key is None or api_key.has_expired:

@@ -190,21 +190,27 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Response:
         return done(None, error=str(exc))
     connect_timeout, total = _timeouts()
     timeout = urllib3.Timeout(connect=connect_timeout, read=total)
-    pool_class = _HTTPSPool if destination.scheme == "https" else _HTTPPool
-    extra = (
-        {"server_hostname": destination.host, "assert_hostname": destination.host}
-        if destination.scheme == "https"
-        else {}
-    )
-    pool = pool_class(
-        host=destination.address,
-        port=destination.port,
-        timeout=timeout,
-        maxsize=1,
-        retries=False,
-        block=False,
-        **extra,
-    )
+    pool: HTTPConnectionPool
+    if destination.scheme == "https":
+        pool = _HTTPSPool(
+            host=destination.address,
+            port=destination.port,
+            timeout=timeout,
+            maxsize=1,
+            retries=False,
+            block=False,
+            server_hostname=destination.host,  # SNI, and the certificate's name
+            assert_hostname=destination.host,
+        )
+    else:
+        pool = _HTTPPool(
+            host=destination.address,
+            port=destination.port,
+            timeout=timeout,
+            maxsize=1,
+            retries=False,
+            block=False,
+        )
     default_port = 443 if destination.scheme == "https" else 80
     host_header = destination.host if ":" not in destination.host else f"[{destination.host}]"
     if destination.port != default_port:

@@ -57,10 +57,10 @@ class ApiKey(AbstractAPIKey):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
-    objects = ApiKeyManager()  # type: ignore[misc]
+    objects = ApiKeyManager()  # type: ignore[assignment,misc]
 
     class Meta(AbstractAPIKey.Meta):
-        ordering = ["-created", "-id"]
+        ordering = ("-created", "-id")  # type: ignore[assignment]
         verbose_name = "API key"
 
 

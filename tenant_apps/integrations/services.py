@@ -66,13 +66,15 @@ def api_key_create(
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationFailed(fields={"expires_at": ["The expiry must be in the future."]})
     creator_key = api_key_of(acting_user)
-    api_key, key = ApiKey.objects.create_key(
+    created, key = ApiKey.objects.create_key(
         name=name,
         role=wanted.value,
         expiry_date=expires_at,
         created_by=None if creator_key is not None else acting_user,
         created_by_key=creator_key,
     )
+    assert isinstance(created, ApiKey)
+    api_key = created
     audit_record(
         actor=acting_user,
         action="api_key.created",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
 from django.db.models import Q
 from django.utils import timezone
@@ -59,7 +60,7 @@ def sweep_schema(tenant, now=None) -> tuple[list[int], list[int]]:
     events = list(
         WebhookEvent.objects.filter(
             dispatched_at__isnull=True,
-            created__lte=now - timezone.timedelta(seconds=DISPATCH_GRACE_SECONDS),
+            created__lte=now - timedelta(seconds=DISPATCH_GRACE_SECONDS),
         )
         .order_by("id")
         .values_list("pk", flat=True)[:1000]
