@@ -31,7 +31,8 @@ from shared_apps.core.errors import ErrorCode, TesseraError
 from shared_apps.organizations.roles import Role
 from shared_apps.organizations.selectors import Membership
 from tenant_apps.integrations.models import ApiKey
-from tenants.authentication import remember_membership, request_tenant
+from tenants.context import current_tenant_or_none
+from tenants.permissions import remember_membership
 
 KEYWORD = "Api-Key"
 INVALID_KEY = "Invalid, revoked or expired API key."
@@ -47,7 +48,7 @@ API_KEY_VIEW_MODULES = (
 
 
 class ApiKeyNotAllowed(TesseraError):
-    code = "api_key_not_allowed"
+    code = ErrorCode.API_KEY_NOT_ALLOWED
     http_status = 403
     message = "API keys cannot use this endpoint; it needs a person's login."
 
@@ -117,7 +118,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         raw = self.key_parser.get_from_authorization(request)
         if raw is None:
             return None
-        tenant = request_tenant(request)
+        tenant = current_tenant_or_none()
         if tenant is None:
             raise exceptions.AuthenticationFailed(INVALID_KEY, code=ErrorCode.AUTHENTICATION_FAILED)
         raw = raw.strip()

@@ -23,9 +23,9 @@ def email_owners_endpoint_disabled(endpoint_id: int) -> int:
         return 0
     tenant = current_tenant()
     owners = list(
-        OrganizationUser.objects.filter(
-            organization_id=tenant.organization_id, role=Role.OWNER, user__is_active=True
-        ).values_list("user__email", flat=True)
+        OrganizationUser.objects.for_tenant(tenant)
+        .filter(role=Role.OWNER, user__is_active=True)
+        .values_list("user__email", flat=True)
     )
     if not owners:
         return 0

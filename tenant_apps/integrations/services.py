@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from shared_apps.core.errors import TesseraError, ValidationFailed
+from shared_apps.core.errors import ErrorCode, TesseraError, ValidationFailed
 from shared_apps.organizations.roles import Role
 from tenant_apps.audit.services import audit_record
 from tenant_apps.integrations import destinations
@@ -28,13 +28,13 @@ from tenants.context import current_tenant
 
 
 class RoleAboveOwn(TesseraError):
-    code = "role_above_own"
+    code = ErrorCode.ROLE_ABOVE_OWN
     http_status = 403
     message = "An API key cannot have a role above your own."
 
 
 class ApiKeyRevoked(TesseraError):
-    code = "api_key_revoked"
+    code = ErrorCode.API_KEY_REVOKED
     http_status = 409
     message = "This API key is already revoked."
 

@@ -251,27 +251,18 @@ def test_last_used_is_written_at_most_once_a_minute(alpha, django_assert_num_que
     assert ApiKey.objects.get(pk=body["id"]).last_used_at > first
 
 
-def test_throttle_counts_per_key(alpha, settings):
+def test_throttle_counts_per_key(alpha, monkeypatch):
     from django.core.cache import cache
 
     from shared_apps.core.throttling import TenantUserRateThrottle
 
     cache.clear()
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {
-            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-            "user": "2/min",
-        },
-    }
-    TenantUserRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    rates = {**TenantUserRateThrottle.THROTTLE_RATES, "user": "2/min"}
+    monkeypatch.setattr(TenantUserRateThrottle, "THROTTLE_RATES", rates)
     try:
         one = key_client(alpha.host, issue(alpha, "viewer")["key"])
         two = key_client(alpha.host, issue(alpha, "viewer")["key"])
         assert [one.get("/api/v1/products/").status_code for _ in range(3)] == [200, 200, 429]
         assert two.get("/api/v1/products/").status_code == 200
     finally:
-        from rest_framework.settings import api_settings
-
-        TenantUserRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
         cache.clear()
