@@ -20,6 +20,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("tenant_apps.orders.urls")),
     path("", include("tenant_apps.exports.urls")),
     path("", include("tenant_apps.audit.urls")),
+    path("", include("tenant_apps.integrations.urls")),
     path("", include("billing.urls")),
     path("schema/", SchemaApi.as_view(), name="schema"),
     # The split view serves its init script from this URL: no inline script (CSP).

@@ -26,6 +26,7 @@ from shared_apps.organizations.models import (
 )
 from shared_apps.organizations.roles import Role
 from tenant_apps.audit.services import audit_record
+from tenant_apps.integrations.events import EventType, event_record
 from tenants.models import Tenant
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -140,6 +141,7 @@ def member_remove(*, tenant: Tenant, membership: OrganizationUser, acting_user: 
         object_id=pk,
         changes={"user": user_id, "role": role},
     )
+    event_record(EventType.MEMBER_REMOVED, membership)
 
 
 # Invitations --------------------------------------------------------------------------------
@@ -264,4 +266,5 @@ def invitation_accept(
         target=membership,
         changes={"email": email, "role": invitation.role},
     )
+    event_record(EventType.MEMBER_JOINED, membership)
     return membership

@@ -46,6 +46,13 @@ from shared_apps.organizations.models import (
 from shared_apps.organizations.services import InvitationInvalid
 from tenant_apps.catalog.models import Category, Product, ProductStatus
 from tenant_apps.exports.models import Export, ExportKind
+from tenant_apps.integrations.authentication import INVALID_KEY
+from tenant_apps.integrations.models import (
+    ApiKey,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from tenant_apps.orders.models import Customer, Order, OrderItem
 from tenants.authentication import BAD_CREDENTIALS, tenant_token_pair
 from tenants.models import Tenant
@@ -183,6 +190,7 @@ class AlphaObjects:
     ids: dict[str, int]  # router basename → id of one alpha object of that kind
     invitation_token: str
     refresh_token: str
+    api_key: str  # an alpha admin key, brought to beta's host by the matrix
 
 
 def _in_schema(tenant: Tenant):
@@ -215,6 +223,17 @@ def alpha_objects(alpha: TenantWorld, beta: TenantWorld) -> AlphaObjects:
             line_total=Decimal(MARK_TOTAL),
         )
         export = Export.objects.create(kind=ExportKind.ORDERS_CSV, requested_by=owner, error=MARK)
+        api_key, raw_key = ApiKey.objects.create_key(name=f"{MARK} key", role="admin")
+        endpoint = WebhookEndpoint.objects.create(
+            url=f"https://hooks.example.test/{MARK}",
+            events=["order.created"],
+            description=MARK,
+            secret=f"whsec_{MARK}",
+        )
+        event = WebhookEvent.objects.create(
+            public_id=f"evt_{MARK}", type="order.created", payload={"data": MARK}
+        )
+        webhook_delivery = WebhookDelivery.objects.create(event=event, endpoint=endpoint)
         issued = org_services.invitation_create(
             tenant=tenant,
             email=f"{MARK}-invitee@alpha.test",
@@ -235,12 +254,16 @@ def alpha_objects(alpha: TenantWorld, beta: TenantWorld) -> AlphaObjects:
         "export": export.pk,
         "invitation": issued.invitation.pk,
         "member": membership.pk,
+        "api-key": api_key.pk,
+        "webhook-endpoint": endpoint.pk,
+        "webhook-delivery": webhook_delivery.pk,
     }
     _assert_beta_lacks(beta, ids)
     return AlphaObjects(
         ids=ids,
         invitation_token=issued.token,
         refresh_token=tenant_token_pair(user=owner, tenant=tenant)["refresh"],
+        api_key=raw_key,
     )
 
 
@@ -250,6 +273,9 @@ _TENANT_MODEL_OF = {
     "customer": Customer,
     "order": Order,
     "export": Export,
+    "api-key": ApiKey,
+    "webhook-endpoint": WebhookEndpoint,
+    "webhook-delivery": WebhookDelivery,
 }
 
 
@@ -439,6 +465,11 @@ def test_the_matrix_is_generated_from_the_urlconf():
         "/api/v1/orders/<int:pk>/cancel/",
         "/api/v1/members/<int:pk>/",
         "/api/v1/exports/<int:pk>/download/",
+        "/api/v1/api-keys/<int:pk>/",
+        "/api/v1/webhooks/endpoints/<int:pk>/deliveries/",
+        "/api/v1/webhooks/endpoints/<int:pk>/rotate-secret/",
+        "/api/v1/webhooks/endpoints/<int:pk>/test/",
+        "/api/v1/webhooks/deliveries/<int:pk>/redeliver/",
     } <= templates
     assert len(PROTECTED) >= 70
 
@@ -477,6 +508,19 @@ def test_route_is_closed_to_other_tenants(route, method, alpha, beta, alpha_obje
         assert error_of(stray) == {
             "code": ErrorCode.TOKEN_NOT_VALID,
             "message": Message.TOKEN_OTHER_TENANT,
+            "fields": {},
+        }
+    assert alpha_state(alpha) == before
+
+    # (b') Alpha's API key, brought to beta's host: no such key there.
+    keyed = host_client(beta.host)
+    keyed.credentials(HTTP_AUTHORIZATION=f"Api-Key {alpha_objects.api_key}")
+    stray_key = send(keyed, method, url, body)
+    assert stray_key.status_code == 401, ("alpha key on beta", stray_key.content[:500])
+    if method != "HEAD":
+        assert error_of(stray_key) == {
+            "code": ErrorCode.AUTHENTICATION_FAILED,
+            "message": INVALID_KEY,
             "fields": {},
         }
     assert alpha_state(alpha) == before
