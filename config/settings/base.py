@@ -404,7 +404,7 @@ CELERY_BEAT_SCHEDULE = {
         },
     },
     "purge-canceled-tenants": {
-        "task": "billing.tasks.purge_canceled_tenants",
+        "task": "tenants.tasks.purge_canceled_tenants",
         "schedule": timedelta(hours=6),
     },
     "requeue-stuck-webhook-events": {

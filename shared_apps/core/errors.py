@@ -27,6 +27,18 @@ class ErrorCode:
     THROTTLED = "throttled"
     STORAGE_UNAVAILABLE = "storage_unavailable"
     SERVER_ERROR = "server_error"
+    # Raised by services (each by one domain error class).
+    LAST_OWNER = "last_owner"
+    ALREADY_MEMBER = "already_member"
+    INVITATION_INVALID = "invitation_invalid"
+    BILLING_DISABLED = "billing_disabled"
+    STRIPE_UNAVAILABLE = "stripe_unavailable"
+    STRIPE_ERROR = "stripe_error"
+    INVALID_SIGNATURE = "invalid_signature"
+    SLUG_TAKEN = "slug_taken"
+    INSUFFICIENT_STOCK = "insufficient_stock"
+    ORDER_STATE_CONFLICT = "order_state_conflict"
+    CUSTOMER_EMAIL_TAKEN = "customer_email_taken"
 
 
 class Message:
