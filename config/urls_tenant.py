@@ -4,8 +4,19 @@ from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
+from shared_apps.accounts.views import mfa_requirement_view
 from shared_apps.core.apidocs import SwaggerDocsView
-from tenants.apis import MeApi, SessionApi, TokenObtainApi, TokenRefreshApi
+from tenants.apis import (
+    MeApi,
+    MfaRequirementApi,
+    PasswordResetApi,
+    PasswordResetConfirmApi,
+    SessionApi,
+    TokenObtainApi,
+    TokenRefreshApi,
+    TotpApi,
+    TotpConfirmApi,
+)
 from tenants.permissions import PublicEndpoint
 
 handler400 = "shared_apps.core.views.bad_request"
@@ -16,7 +27,16 @@ api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", TokenObtainApi.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshApi.as_view(), name="token-refresh"),
     path("auth/session/", SessionApi.as_view(), name="session"),
+    path("auth/password/reset/", PasswordResetApi.as_view(), name="password-reset"),
+    path(
+        "auth/password/reset/confirm/",
+        PasswordResetConfirmApi.as_view(),
+        name="password-reset-confirm",
+    ),
     path("me/", MeApi.as_view(), name="me"),
+    path("me/mfa/totp/", TotpApi.as_view(), name="me-mfa-totp"),
+    path("me/mfa/totp/confirm/", TotpConfirmApi.as_view(), name="me-mfa-totp-confirm"),
+    path("security/mfa/", MfaRequirementApi.as_view(), name="security-mfa"),
     path("", include("shared_apps.organizations.urls")),
     path("", include("tenant_apps.catalog.urls")),
     path("", include("tenant_apps.orders.urls")),
@@ -41,4 +61,8 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/v1/docs/", permanent=False)),
     path("api/v1/", include(api_v1)),
+    # Login, logout, password reset and change, email, MFA: allauth's views with the
+    # project's adapter, forms and templates (ADR 0018).
+    path("accounts/", include("shared_apps.accounts.urls")),
+    path("app/settings/mfa/", mfa_requirement_view, name="settings-mfa"),
 ]
