@@ -8,7 +8,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from tenants.tasking import public_task, tenant_task
+from tenants.tasking import public_task
 
 
 def _send(*, subject: str, body: str, html: str, to: list[str], from_email: str) -> None:
@@ -18,7 +18,7 @@ def _send(*, subject: str, body: str, html: str, to: list[str], from_email: str)
     message.send()
 
 
-@tenant_task(writes=False)
+@public_task()
 def send_account_email(payload: dict) -> bool:
     """Send a message allauth asked for (reset link, password and MFA notices), rendered
     in the request with the organisation's name."""
