@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
@@ -68,6 +69,21 @@ class TenantAccountAdapter(DefaultAccountAdapter):
             )
         except LoginLockedOut as exc:
             raise forms.ValidationError(LOCKED_OUT_MESSAGE, code="locked_out") from exc
+
+    def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
+        """A sign-in within ``ACCOUNT_REAUTHENTICATION_TIMEOUT`` counts as recent: a member
+        sent to set up MFA right after logging in is not asked for the password again."""
+        from allauth.account import app_settings as account_settings
+        from allauth.account.internal.flows.login import get_authentication_records
+
+        if not super().is_reauthentication_required(app=app, **kwargs):
+            return False
+        request = self.request
+        if request is None or not request.user.is_authenticated:
+            return True
+        records = get_authentication_records(request, request.user)
+        latest = max((float(record.get("at", 0)) for record in records), default=0.0)
+        return time.time() - latest >= account_settings.REAUTHENTICATION_TIMEOUT
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         from shared_apps.accounts.selectors import mfa_setup_required

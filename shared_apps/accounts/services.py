@@ -262,9 +262,13 @@ def _rotate_session(request) -> None:
 
 
 def _notify(request, template_prefix: str, user: User) -> None:
-    get_account_adapter(getattr(request, "_request", request)).send_notification_mail(
-        template_prefix, user, email=user.email
-    )
+    from allauth.core import context
+
+    django_request = getattr(request, "_request", request)
+    with context.request_context(django_request):
+        get_account_adapter(django_request).send_notification_mail(
+            template_prefix, user, email=user.email
+        )
 
 
 # A tenant's MFA rule ------------------------------------------------------------------------

@@ -146,10 +146,19 @@ def login_authenticate(request, *, email: str, password: str, accept=None):
     user = authenticate(request, username=email, password=password)
     if user is not None and accept is not None and not accept(user):
         user = None
-    lockout_record(request, email=email, succeeded=user is not None)
+    # With a second factor to come, only its success clears the count: a right password
+    # must not reset the budget of someone guessing the codes.
+    if user is None or not _has_second_factor(user):
+        lockout_record(request, email=email, succeeded=user is not None)
     if user is None:  # the email typed, never the password
         security_event(action="auth.login_failed", actor=None, changes={"email": email[:254]})
     return user
+
+
+def _has_second_factor(user) -> bool:
+    from shared_apps.accounts.selectors import user_has_totp
+
+    return user_has_totp(user=user)
 
 
 def login_lockout_clear(*, email: str | None = None, address: str | None = None) -> None:
