@@ -51,3 +51,12 @@ def new_member(world, role: str = "member"):
 @pytest.fixture
 def member(alpha):
     return new_member(alpha)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Leave each phase's report on the test item (the browser fixture screenshots a
+    failed test)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

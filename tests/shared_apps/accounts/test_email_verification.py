@@ -36,9 +36,7 @@ def sign_up(public_client, subdomain: str, email: str):
     )
 
 
-def test_sign_up_records_an_unverified_address_and_mails_a_one_click_link(
-    public_client, mailbox
-):
+def test_sign_up_records_an_unverified_address_and_mails_a_one_click_link(public_client, mailbox):
     subdomain = f"verify-{uuid.uuid4().hex[:6]}"
     email = f"{subdomain}@example.test"
     response = sign_up(public_client, subdomain, email)

@@ -48,8 +48,7 @@ def test_same_answer_for_member_unknown_and_non_member_and_only_the_member_is_ma
     member = new_member(alpha)
     outsider = new_member(beta)
     responses = [
-        web_reset(alpha, email)
-        for email in (member.email, "nobody@example.test", outsider.email)
+        web_reset(alpha, email) for email in (member.email, "nobody@example.test", outsider.email)
     ]
     assert {r.status_code for r in responses} == {302}
     assert {r["Location"] for r in responses} == {"/accounts/password/reset/done/"}
@@ -105,8 +104,11 @@ def test_the_link_expires_after_password_reset_timeout(alpha, mailbox, settings)
     connection.set_tenant(alpha.tenant)
     try:
         assert password_reset_tokens.check_token(member, key)
-        password_reset_tokens._now = lambda: datetime.now() + timedelta(  # type: ignore[method-assign]
-            seconds=settings.PASSWORD_RESET_TIMEOUT + 5
+        password_reset_tokens._now = lambda: (
+            datetime.now()
+            + timedelta(  # type: ignore[method-assign]
+                seconds=settings.PASSWORD_RESET_TIMEOUT + 5
+            )
         )
         try:
             assert not password_reset_tokens.check_token(member, key)
@@ -116,22 +118,25 @@ def test_the_link_expires_after_password_reset_timeout(alpha, mailbox, settings)
         connection.set_schema_to_public()
 
 
-def test_new_password_ends_other_sessions_on_every_host_and_refresh_tokens(
-    alpha, beta, mailbox
-):
+def test_new_password_ends_other_sessions_on_every_host_and_refresh_tokens(alpha, beta, mailbox):
     person = new_member(alpha)
     MembershipFactory(organization=beta.tenant.organization, user=person)
     sessions = {}
     for world in (alpha, beta):
         client = Client(HTTP_HOST=world.host)
-        assert client.post(
-            "/accounts/login/", {"login": person.email, "password": PASSWORD}
-        ).status_code == 302
+        assert (
+            client.post(
+                "/accounts/login/", {"login": person.email, "password": PASSWORD}
+            ).status_code
+            == 302
+        )
         assert client.get("/api/v1/me/").status_code == 200
         sessions[world.subdomain] = client
-    pair = host_client(alpha.host).post(
-        "/api/v1/auth/token/", {"email": person.email, "password": PASSWORD}, format="json"
-    ).json()
+    pair = (
+        host_client(alpha.host)
+        .post("/api/v1/auth/token/", {"email": person.email, "password": PASSWORD}, format="json")
+        .json()
+    )
 
     web_reset(alpha, person.email)
     follow_link(*mailed_link(mailbox[0]))
