@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from shared_apps.accounts.models import User
 from shared_apps.accounts.selectors import tenant_mfa_required
 from shared_apps.accounts.services import (
     mfa_verify_for_token,
@@ -41,10 +42,10 @@ from tenants.serializers import (
     PasswordResetConfirmInputSerializer,
     PasswordResetInputSerializer,
     RecoveryCodesOutputSerializer,
-    TotpSetupOutputSerializer,
     SessionLoginSerializer,
     SignupInputSerializer,
     SignupOutputSerializer,
+    TotpSetupOutputSerializer,
 )
 
 
@@ -137,6 +138,12 @@ class PasswordResetConfirmApi(TenantPublicAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def signed_in(request: Request) -> User:
+    """The authenticated member (the default permission has already required one)."""
+    assert isinstance(request.user, User)
+    return request.user
+
+
 class MeMfaApiView(APIView):
     """The caller's own second factor: any role, also while the tenant is read-only
     (securing an account is not a write to the tenant's data)."""
@@ -150,7 +157,7 @@ class MeMfaApiView(APIView):
 class TotpApi(MeMfaApiView):
     @extend_schema(request=None, responses={201: TotpSetupOutputSerializer})
     def post(self, request: Request) -> Response:
-        setup = totp_setup_begin(user=request.user)
+        setup = totp_setup_begin(user=signed_in(request))
         body = {"secret": setup.secret, "otpauth_url": setup.otpauth_url}
         return Response(TotpSetupOutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
@@ -159,7 +166,9 @@ class TotpApi(MeMfaApiView):
         serializer = MfaCodeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         totp_disable(
-            request=request._request, user=request.user, code=serializer.validated_data["code"]
+            request=request._request,
+            user=signed_in(request),
+            code=serializer.validated_data["code"],
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -170,7 +179,9 @@ class TotpConfirmApi(MeMfaApiView):
         serializer = MfaCodeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         codes = totp_setup_confirm(
-            request=request._request, user=request.user, code=serializer.validated_data["code"]
+            request=request._request,
+            user=signed_in(request),
+            code=serializer.validated_data["code"],
         )
         return Response(RecoveryCodesOutputSerializer({"recovery_codes": codes}).data)
 
@@ -193,7 +204,7 @@ class MfaRequirementApi(APIView):
         policy = tenant_mfa_requirement_set(
             tenant=request_tenant(request),
             required=serializer.validated_data["mfa_required"],
-            acting_user=request.user,
+            acting_user=signed_in(request),
         )
         return Response(MfaRequirementSerializer({"mfa_required": policy.mfa_required}).data)
 

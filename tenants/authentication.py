@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.crypto import constant_time_compare
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import BaseAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
-
-from django.utils.crypto import constant_time_compare
 
 from shared_apps.core.errors import ErrorCode, Message
 from shared_apps.core.lockout import login_authenticate

@@ -262,7 +262,7 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_PASSWORD_RESET_TOKEN_GENERATOR = (
-    "shared_apps.accounts.tokens.TenantPasswordResetTokenGenerator"
+    "shared_apps.accounts.tokens.TenantPasswordResetTokenGenerator"  # noqa: S105 - a class path
 )
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 ACCOUNT_FORMS = {

@@ -106,7 +106,11 @@ class TenantAccountAdapter(DefaultAccountAdapter):
         ctx.update(context)
         message = self.render_mail(template_prefix, email, ctx)
         html = next(
-            (body for body, mimetype in getattr(message, "alternatives", []) if mimetype == "text/html"),
+            (
+                body
+                for body, mimetype in getattr(message, "alternatives", [])
+                if mimetype == "text/html"
+            ),
             "",
         )
         payload = {
@@ -120,9 +124,12 @@ class TenantAccountAdapter(DefaultAccountAdapter):
 
 
 def _fernet() -> Fernet:
-    key = settings.MFA_ENCRYPTION_KEY or base64.urlsafe_b64encode(
-        hashlib.sha256(f"tessera-mfa:{settings.SECRET_KEY}".encode()).digest()
-    ).decode()
+    key = (
+        settings.MFA_ENCRYPTION_KEY
+        or base64.urlsafe_b64encode(
+            hashlib.sha256(f"tessera-mfa:{settings.SECRET_KEY}".encode()).digest()
+        ).decode()
+    )
     return Fernet(key)
 
 

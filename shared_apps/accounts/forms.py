@@ -52,6 +52,8 @@ class TenantResetPasswordForm(ResetPasswordForm):
     """Mails only active members of this tenant (platform superusers on the public
     host); anyone else gets the same page and no mail."""
 
+    users: list
+
     def clean_email(self) -> str:
         from shared_apps.accounts.adapter import may_sign_in_here
 

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from shared_apps.accounts.models import User
 from shared_apps.accounts.services import tenant_mfa_requirement_set
 from shared_apps.core.errors import TesseraError
 from shared_apps.organizations.roles import Role
@@ -37,6 +38,7 @@ def mfa_requirement_view(request: HttpRequest) -> HttpResponse:
         if is_read:
             return render(request, "account/mfa_requirement.html")
         required = request.POST.get("mfa_required") in ("on", "true", "1")
+        assert isinstance(request.user, User)  # login_required
         tenant_mfa_requirement_set(
             tenant=tenant, required=required, acting_user=request.user, request=request
         )

@@ -30,7 +30,9 @@ class PlatformAdminSite(admin.AdminSite):
             if not user_has_totp(user=user):
                 return HttpResponseRedirect("/accounts/mfa/totp/activate/")
             # Signed in with a password only (an old session): sign in again with TOTP.
-            return HttpResponseRedirect("/accounts/mfa/reauthenticate/?" + urlencode({"next": request.get_full_path()}))
+            return HttpResponseRedirect(
+                "/accounts/mfa/reauthenticate/?" + urlencode({"next": request.get_full_path()})
+            )
         next_url = request.GET.get("next") or f"/{settings.DJANGO_ADMIN_URL}"
         return HttpResponseRedirect(settings.LOGIN_URL + "?" + urlencode({"next": next_url}))
 

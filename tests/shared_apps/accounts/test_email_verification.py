@@ -12,8 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from shared_apps.accounts.selectors import email_verification_state
-from shared_apps.accounts.tasks import send_email_verification
-from shared_apps.accounts.tasks import send_account_email
+from shared_apps.accounts.tasks import send_account_email, send_email_verification
 from tenants.models import Tenant
 from tests.factories import PASSWORD
 from tests.shared_apps.accounts.conftest import new_member

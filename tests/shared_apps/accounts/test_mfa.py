@@ -103,7 +103,7 @@ def test_mfa_endpoints_need_a_member(alpha, beta):
 
 
 def test_token_login_with_mfa_needs_the_otp(alpha, member, mailbox):
-    secret, codes = enable_mfa(alpha, member)
+    secret, _ = enable_mfa(alpha, member)
 
     missing = obtain(alpha, member)
     assert missing.status_code == 401
@@ -226,7 +226,7 @@ def test_web_mfa_pages_show_a_qr_code_and_no_inline_script(alpha, member):
     assert stale.status_code == 302 and "/accounts/reauthenticate/" in stale["Location"]
 
 
-# The owner's "MFA required" rule ------------------------------------------------------------------
+# The owner's "MFA required" rule -----------------------------------------------------------
 
 
 def test_owner_requires_mfa_through_the_api(alpha):
@@ -292,7 +292,7 @@ def test_settings_mfa_form_refuses_a_non_owner_with_a_403_page(alpha):
     assert not TenantSecurityPolicy.objects.filter(tenant=alpha.tenant).exists()
 
 
-# ADMIN_REQUIRE_MFA ---------------------------------------------------------------------------------
+# ADMIN_REQUIRE_MFA ----------------------------------------------------------------------------
 
 
 def test_admin_without_mfa_is_sent_to_set_it_up(db, settings):
@@ -334,5 +334,7 @@ def test_admin_with_totp_signs_in_through_the_totp_step(db, settings):
 
 def test_admin_mfa_is_off_by_default_and_on_in_production(settings):
     assert settings.ADMIN_REQUIRE_MFA is False
-    source = open("config/settings/production.py").read()
+    from pathlib import Path
+
+    source = Path("config/settings/production.py").read_text()
     assert 'ADMIN_REQUIRE_MFA = env.bool("ADMIN_REQUIRE_MFA", default=True)' in source

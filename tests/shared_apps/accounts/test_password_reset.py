@@ -68,7 +68,7 @@ def test_the_mailed_link_sets_a_password_once(alpha, mailbox):
     member.refresh_from_db()
     assert member.check_password(NEW_PASSWORD)
     # A second use of the same link is refused with a clear page.
-    _, page, again = follow_link(host, path, "yet-another-passphrase")
+    _, page, _ = follow_link(host, path, "yet-another-passphrase")
     assert "This link is not valid" in page.content.decode()
     member.refresh_from_db()
     assert member.check_password(NEW_PASSWORD)
