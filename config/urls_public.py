@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from billing.webhooks import stripe_webhook
+from billing.webhooks import StripeWebhookApi
 from shared_apps.accounts.urls import public_urlpatterns as account_urlpatterns
 from tenants.apis import SignupApi
 from tenants.views import landing, signup
@@ -17,7 +17,7 @@ urlpatterns = [
     path("", landing, name="landing"),
     path("signup/", signup, name="signup"),
     path("api/v1/signup/", SignupApi.as_view(), name="api-signup"),
-    path("billing/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
+    path("billing/stripe/webhook/", StripeWebhookApi.as_view(), name="stripe-webhook"),
     path(settings.DJANGO_ADMIN_URL, admin.site.urls),
     # The platform admin's sign-in with its TOTP step (superusers only; ADR 0018).
     path("accounts/", include(account_urlpatterns)),

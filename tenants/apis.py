@@ -23,6 +23,7 @@ from shared_apps.accounts.services import (
 )
 from shared_apps.core.errors import ErrorCode
 from shared_apps.core.lockout import login_authenticate
+from shared_apps.core.viewsets import TenantAPIView
 from shared_apps.organizations.roles import Role
 from shared_apps.organizations.selectors import membership_for
 from tenants.authentication import (
@@ -30,9 +31,8 @@ from tenants.authentication import (
     CredentialsInBody,
     TokenObtainSerializer,
     TokenRefreshSerializer,
-    request_tenant,
 )
-from tenants.permissions import PublicEndpoint, current_membership
+from tenants.permissions import PublicEndpoint
 from tenants.provisioning import tenant_provision
 from tenants.selectors import tenant_primary_host, tenant_url
 from tenants.serializers import (
@@ -53,17 +53,12 @@ def user_data(user) -> dict:
     return {"id": user.pk, "email": user.email, "full_name": user.full_name}
 
 
-class TenantPublicAPIView(APIView):
+class TenantPublicAPIView(TenantAPIView):
     """Tenant-host endpoints for clients who are not signed in yet (token, session login)."""
 
+    dangerously_public = "signs a client in: the credentials are in the body"
     authentication_classes = [CredentialsInBody]
-    permission_classes = [PublicEndpoint]
     throttle_scope = "login"
-
-    def initial(self, request, *args, **kwargs):
-        if request_tenant(request) is None:
-            raise exceptions.NotFound()
-        super().initial(request, *args, **kwargs)
 
 
 class TokenObtainApi(TenantPublicAPIView):
@@ -89,7 +84,7 @@ class SessionApi(TenantPublicAPIView):
     def post(self, request: Request) -> Response:
         serializer = SessionLoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        tenant = request_tenant(request)
+        tenant = self.tenant
         user = login_authenticate(
             request._request,
             email=serializer.validated_data["email"],
@@ -144,7 +139,7 @@ def signed_in(request: Request) -> User:
     return request.user
 
 
-class MeMfaApiView(APIView):
+class MeMfaApiView(TenantAPIView):
     """The caller's own second factor: any role, also while the tenant is read-only
     (securing an account is not a write to the tenant's data)."""
 
@@ -186,7 +181,7 @@ class TotpConfirmApi(MeMfaApiView):
         return Response(RecoveryCodesOutputSerializer({"recovery_codes": codes}).data)
 
 
-class MfaRequirementApi(APIView):
+class MfaRequirementApi(TenantAPIView):
     """The tenant's "MFA required for every member" rule: read by admins, set by owners."""
 
     read_role = Role.ADMIN
@@ -194,7 +189,7 @@ class MfaRequirementApi(APIView):
 
     @extend_schema(responses=MfaRequirementSerializer)
     def get(self, request: Request) -> Response:
-        required = tenant_mfa_required(tenant=request_tenant(request))
+        required = tenant_mfa_required(tenant=self.tenant)
         return Response(MfaRequirementSerializer({"mfa_required": required}).data)
 
     @extend_schema(request=MfaRequirementSerializer, responses=MfaRequirementSerializer)
@@ -202,19 +197,18 @@ class MfaRequirementApi(APIView):
         serializer = MfaRequirementSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         policy = tenant_mfa_requirement_set(
-            tenant=request_tenant(request),
+            tenant=self.tenant,
             required=serializer.validated_data["mfa_required"],
             acting_user=signed_in(request),
         )
         return Response(MfaRequirementSerializer({"mfa_required": policy.mfa_required}).data)
 
 
-class MeApi(APIView):
+class MeApi(TenantAPIView):
     @extend_schema(responses=MeOutputSerializer)
     def get(self, request: Request) -> Response:
-        tenant = request_tenant(request)
-        membership = current_membership(request)
-        assert membership is not None  # guaranteed by IsTenantMember
+        tenant = self.tenant
+        membership = self.membership
         host = getattr(tenant, "domain_url", None) or tenant_primary_host(tenant=tenant) or ""
         data = {
             "user": user_data(request.user),

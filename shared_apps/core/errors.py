@@ -30,7 +30,20 @@ class ErrorCode:
     MFA_ALREADY_ENABLED = "mfa_already_enabled"
     MFA_NOT_ENABLED = "mfa_not_enabled"
     INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code, not a secret
+    STORAGE_UNAVAILABLE = "storage_unavailable"
     SERVER_ERROR = "server_error"
+    # Raised by services (each by one domain error class).
+    LAST_OWNER = "last_owner"
+    ALREADY_MEMBER = "already_member"
+    INVITATION_INVALID = "invitation_invalid"
+    BILLING_DISABLED = "billing_disabled"
+    STRIPE_UNAVAILABLE = "stripe_unavailable"
+    STRIPE_ERROR = "stripe_error"
+    INVALID_SIGNATURE = "invalid_signature"
+    SLUG_TAKEN = "slug_taken"
+    INSUFFICIENT_STOCK = "insufficient_stock"
+    ORDER_STATE_CONFLICT = "order_state_conflict"
+    CUSTOMER_EMAIL_TAKEN = "customer_email_taken"
 
 
 class Message:
@@ -51,6 +64,7 @@ class Message:
     MFA_SETUP_NOT_STARTED = "Start the set-up first (POST me/mfa/totp/), then confirm its code."
     INVALID_TOKEN = "This link or token is unknown, used or expired."  # noqa: S105
     TOKEN_REVOKED = "This token was revoked (the password changed)."  # noqa: S105
+    STORAGE_UNAVAILABLE = "File storage is unavailable right now; try again in a minute."
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -141,3 +155,11 @@ class PlanLimitExceeded(TesseraError):
     code = ErrorCode.PLAN_LIMIT_EXCEEDED
     http_status = 402
     message = "Your plan's limit is reached; upgrade to add more."
+
+
+class StorageUnavailable(TesseraError):
+    """The file store (S3, or the local disk) failed or did not answer in time."""
+
+    code = ErrorCode.STORAGE_UNAVAILABLE
+    http_status = 503
+    message = Message.STORAGE_UNAVAILABLE
