@@ -2,9 +2,20 @@
 
 from django.urls import URLPattern, URLResolver, include, path
 
+from shared_apps.accounts.views import mfa_requirement_view
 from shared_apps.core.apidocs import SchemaApi, SwaggerDocsView
 from shared_apps.core.views import FrontDoorView
-from tenants.apis import MeApi, SessionApi, TokenObtainApi, TokenRefreshApi
+from tenants.apis import (
+    MeApi,
+    MfaRequirementApi,
+    PasswordResetApi,
+    PasswordResetConfirmApi,
+    SessionApi,
+    TokenObtainApi,
+    TokenRefreshApi,
+    TotpApi,
+    TotpConfirmApi,
+)
 
 handler400 = "shared_apps.core.views.bad_request"
 handler404 = "shared_apps.core.views.not_found"
@@ -14,7 +25,16 @@ api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", TokenObtainApi.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshApi.as_view(), name="token-refresh"),
     path("auth/session/", SessionApi.as_view(), name="session"),
+    path("auth/password/reset/", PasswordResetApi.as_view(), name="password-reset"),
+    path(
+        "auth/password/reset/confirm/",
+        PasswordResetConfirmApi.as_view(),
+        name="password-reset-confirm",
+    ),
     path("me/", MeApi.as_view(), name="me"),
+    path("me/mfa/totp/", TotpApi.as_view(), name="me-mfa-totp"),
+    path("me/mfa/totp/confirm/", TotpConfirmApi.as_view(), name="me-mfa-totp-confirm"),
+    path("security/mfa/", MfaRequirementApi.as_view(), name="security-mfa"),
     path("", include("shared_apps.organizations.urls")),
     path("", include("tenant_apps.catalog.urls")),
     path("", include("tenant_apps.orders.urls")),
@@ -30,4 +50,8 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("", FrontDoorView.as_view()),
     path("api/v1/", include(api_v1)),
+    # Login, logout, password reset and change, email, MFA: allauth's views with the
+    # project's adapter, forms and templates (ADR 0018).
+    path("accounts/", include("shared_apps.accounts.urls")),
+    path("app/settings/mfa/", mfa_requirement_view, name="settings-mfa"),
 ]
