@@ -1,11 +1,12 @@
 """URLs of every tenant host (the tenant's schema is active)."""
 
 from django.urls import URLPattern, URLResolver, include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from shared_apps.core.apidocs import SwaggerDocsView
+from shared_apps.organizations.pages import InvitationAcceptPage
 from tenants.apis import MeApi, SessionApi, TokenObtainApi, TokenRefreshApi
+from tenants.pages import DashboardPage
 from tenants.permissions import PublicEndpoint
 
 handler400 = "shared_apps.core.views.bad_request"
@@ -38,7 +39,18 @@ api_v1: list[URLPattern | URLResolver] = [
     ),
 ]
 
+# The web app (HTML, ADR 0019): every page goes through shared_apps.core.pages.
+app_pages: list[URLPattern | URLResolver] = [
+    path("", include("tenant_apps.catalog.page_urls")),
+    path("", include("tenant_apps.orders.page_urls")),
+    path("", include("tenant_apps.exports.page_urls")),
+    path("", include("shared_apps.organizations.page_urls")),
+    path("", include("billing.page_urls")),
+]
+
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/v1/docs/", permanent=False)),
+    path("", DashboardPage.as_view(), name="dashboard"),
+    path("app/", include((app_pages, "app"))),
+    path("invitations/accept/", InvitationAcceptPage.as_view(), name="invitation-accept-page"),
     path("api/v1/", include(api_v1)),
 ]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared_apps.organizations.models import OrganizationUser
+from shared_apps.organizations.models import OrganizationInvitation, OrganizationUser
 from shared_apps.organizations.roles import Role
 
 if TYPE_CHECKING:
@@ -47,4 +48,28 @@ def member_list(*, tenant: Tenant):
         OrganizationUser.objects.filter(organization_id=tenant.organization_id)
         .select_related("user")
         .order_by("user__email")
+    )
+
+
+def invitation_token_hash(token: str) -> str:
+    """What is stored of an invitation token (the token itself is only in the email)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invitation_for_token(*, tenant: Tenant, token: str) -> OrganizationInvitation | None:
+    """The invitation of ``tenant`` with ``token`` (pending or not), or None: a token of
+    another tenant is unknown here."""
+    if not token or len(token) > 200:
+        return None
+    return (
+        OrganizationInvitation.objects.select_related("organization", "invited_by")
+        .filter(token_hash=invitation_token_hash(token), organization_id=tenant.organization_id)
+        .first()
+    )
+
+
+def invitation_list(*, tenant: Tenant):
+    """Pending and accepted invitations of ``tenant`` (revoked ones are deleted)."""
+    return OrganizationInvitation.objects.filter(organization_id=tenant.organization_id).select_related(
+        "invited_by"
     )
