@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+
+
+def month_label(month: str) -> str:
+    """``2026-06`` as ``Jun 2026``."""
+    return datetime.strptime(month, "%Y-%m").strftime("%b %Y")
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ class BarChart:
 
 
 def bar_chart(
-    rows: list[dict], *, width: int = 640, height: int = 220, top: int = 12, bottom: int = 28
+    rows: list[dict], *, width: int = 640, height: int = 220, top: int = 22, bottom: int = 28
 ) -> BarChart:
     """Bars for ``[{"month", "revenue", "order_count"}]`` (order_monthly_revenue's rows)."""
     maximum = max((Decimal(row["revenue"]) for row in rows), default=Decimal(0)) or Decimal(1)
@@ -51,7 +57,7 @@ def bar_chart(
         x = index * slot + (slot - bar_width) / 2
         bars.append(
             Bar(
-                label=row["month"],
+                label=month_label(row["month"]),
                 value=value,
                 count=row["order_count"],
                 x=round(x, 1),

@@ -178,7 +178,9 @@ class TenantPageView(View):
         return self.render_page()
 
 
-def form_failed(form: forms.BaseForm, exc: TesseraError, *, labels: dict[str, str] | None = None) -> int:
+def form_failed(
+    form: forms.BaseForm, exc: TesseraError, *, labels: dict[str, str] | None = None
+) -> int:
     """Put a service's error on ``form`` (next to the fields it names, else on top) and
     return the status to answer with. ``labels`` names keys that are not form fields
     (e.g. a product id in an ``insufficient_stock`` error)."""
@@ -213,6 +215,17 @@ def search(queryset: QuerySet, fields: list[str], term: str) -> QuerySet:
             condition |= Q(**{f"{field}__icontains": word})
         queryset = queryset.filter(condition)
     return queryset
+
+
+def label_filters(filters, **empty_labels: str):
+    """Readable "any" choices on a django-filter form shown on a page (display only)."""
+    for name, label in empty_labels.items():
+        field = filters.form.fields[name]
+        if hasattr(field, "empty_label"):
+            field.empty_label = label
+        elif getattr(field, "choices", None):
+            field.choices = [("", label), *[c for c in field.choices if c[0] != ""]]
+    return filters
 
 
 class SearchForm(forms.Form):

@@ -70,6 +70,6 @@ def invitation_for_token(*, tenant: Tenant, token: str) -> OrganizationInvitatio
 
 def invitation_list(*, tenant: Tenant):
     """Pending and accepted invitations of ``tenant`` (revoked ones are deleted)."""
-    return OrganizationInvitation.objects.filter(organization_id=tenant.organization_id).select_related(
-        "invited_by"
-    )
+    return OrganizationInvitation.objects.filter(
+        organization_id=tenant.organization_id
+    ).select_related("invited_by")

@@ -32,6 +32,8 @@ def send_invitation_email(invitation_id: int, accept_link: str) -> bool:
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[invitation.invitee_identifier],
     )
-    message.attach_alternative(render_to_string("invitations/email/invitation.html", context), "text/html")
+    message.attach_alternative(
+        render_to_string("invitations/email/invitation.html", context), "text/html"
+    )
     message.send()
     return True

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django import forms
 
 from tenant_apps.catalog.models import Category, ProductStatus
-from tenant_apps.catalog.serializers import MAX_STOCK
 from tenant_apps.catalog.selectors import category_list
+from tenant_apps.catalog.serializers import MAX_STOCK
 
 
 class ProductForm(forms.Form):

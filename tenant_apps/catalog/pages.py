@@ -10,15 +10,16 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
 
 from shared_apps.core.errors import TesseraError
-from shared_apps.organizations.roles import Role
 from shared_apps.core.pages import (
     SearchForm,
     TenantPageView,
     form_failed,
+    label_filters,
     paginate,
     query_without_page,
     search,
 )
+from shared_apps.organizations.roles import Role
 from tenant_apps.catalog import selectors, services
 from tenant_apps.catalog.apis import ProductViewSet
 from tenant_apps.catalog.filters import ProductFilter
@@ -32,11 +33,13 @@ class ProductListPage(TenantPageView):
 
     def get(self, request, *args, **kwargs):
         search_form = SearchForm(request.GET)
-        filters = ProductFilter(request.GET, queryset=selectors.product_list())
+        filters = label_filters(
+            ProductFilter(request.GET, queryset=selectors.product_list()),
+            category="All categories",
+            status="Any status",
+        )
         if not (search_form.is_valid() and filters.is_valid()):
-            return self.render_page(
-                status=400, search_form=search_form, filters=filters, page=None
-            )
+            return self.render_page(status=400, search_form=search_form, filters=filters, page=None)
         products = search(
             filters.qs, ProductViewSet.search_fields, search_form.cleaned_data["search"]
         ).order_by(*ProductViewSet.ordering, "-id")

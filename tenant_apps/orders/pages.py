@@ -12,7 +12,6 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
 
 from shared_apps.core.errors import TesseraError
-from shared_apps.organizations.roles import Role
 from shared_apps.core.pages import (
     SearchForm,
     TenantPageView,
@@ -21,6 +20,7 @@ from shared_apps.core.pages import (
     query_without_page,
     search,
 )
+from shared_apps.organizations.roles import Role
 from tenant_apps.orders import selectors, services
 from tenant_apps.orders.apis import CustomerViewSet, OrderViewSet
 from tenant_apps.orders.filters import OrderFilter
@@ -100,9 +100,7 @@ class OrderListPage(TenantPageView):
         search_form = SearchForm(request.GET)
         filters = OrderFilter(request.GET, queryset=selectors.order_list())
         if not (search_form.is_valid() and filters.is_valid()):
-            return self.render_page(
-                status=400, search_form=search_form, filters=filters, page=None
-            )
+            return self.render_page(status=400, search_form=search_form, filters=filters, page=None)
         orders = search(
             filters.qs, OrderViewSet.search_fields, search_form.cleaned_data["search"]
         ).order_by("-created", "-id")
