@@ -33,3 +33,30 @@ def in_tenant():
             connection.set_schema_to_public()
 
     return enter
+
+
+@pytest.fixture
+def tasks_inline():
+    """Celery tasks queued by the code under test run in this process, at once (the
+    real task code, without a broker): e.g. the invitation email lands in mail.outbox."""
+    from config.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+def link_in(body: str, host: str) -> str:
+    """The first link to ``host`` in an email body."""
+    import re
+
+    match = re.search(rf"http://{re.escape(host)}[^\s\"<]+", body)
+    assert match, body
+    return match.group(0)
+
+
+def csp_of(response) -> dict[str, str]:
+    """The response's Content-Security-Policy as {directive: sources}."""
+    header = response["Content-Security-Policy"]
+    return dict(part.strip().split(" ", 1) for part in header.split(";") if part.strip())

@@ -23,6 +23,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.support import host_client, session_client
+from tests.web.conftest import csp_of
 
 APP_PAGES = [
     "/",
@@ -33,11 +34,6 @@ APP_PAGES = [
     "/app/team/",
     "/app/settings/",
 ]
-
-
-def csp_of(response) -> dict[str, str]:
-    header = response["Content-Security-Policy"]
-    return dict(part.strip().split(" ", 1) for part in header.split(";") if part.strip())
 
 
 @pytest.mark.parametrize("path", [*APP_PAGES, "/app/billing/", "/app/orders/new/"])
