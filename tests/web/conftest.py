@@ -60,3 +60,12 @@ def csp_of(response) -> dict[str, str]:
     """The response's Content-Security-Policy as {directive: sources}."""
     header = response["Content-Security-Policy"]
     return dict(part.strip().split(" ", 1) for part in header.split(";") if part.strip())
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (the browser fixture screenshots a
+    failed journey when it is torn down)."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
