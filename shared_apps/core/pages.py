@@ -15,14 +15,14 @@ answer with the error's status (400 validation, 402 plan limit, 409 conflict).
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from csp.constants import SELF
 from django import forms
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
@@ -33,6 +33,8 @@ from shared_apps.organizations.roles import Role
 from tenants.authentication import request_tenant
 from tenants.permissions import authorize, current_membership
 from tenants.selectors import tenant_status_reason
+
+ResponseT = TypeVar("ResponseT", bound=HttpResponseBase)
 
 LOGIN_URL = "/accounts/login/"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -57,7 +59,7 @@ def template_exists(name: str) -> bool:
     return True
 
 
-def strict_csp(response: HttpResponse) -> HttpResponse:
+def strict_csp(response: ResponseT) -> ResponseT:
     """The page's CSP: the project's policy with ``style-src 'self'`` (django-csp)."""
     response._csp_replace = PAGE_CSP  # type: ignore[attr-defined]
     return response
@@ -104,10 +106,10 @@ class TenantPageView(View):
     nav: str = ""
     http_method_names = ["get", "post", "head", "options"]
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         return strict_csp(self.gated(request, *args, **kwargs))
 
-    def gated(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def gated(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.tenant = request_tenant(request)
         if self.tenant is None:
             raise Http404

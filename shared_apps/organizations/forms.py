@@ -38,7 +38,7 @@ class AcceptNewAccountForm(forms.Form):
     )
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("password") and data.get("password") != data.get("password_again"):
             self.add_error("password_again", "The two passwords differ.")
         return data

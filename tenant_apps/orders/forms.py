@@ -47,7 +47,7 @@ class OrderLineForm(forms.Form):
         field.choices = product_choices or line_product_choices()  # type: ignore[attr-defined]
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("product") and not data.get("quantity"):
             self.add_error("quantity", "Give a quantity.")
         return data

@@ -171,7 +171,7 @@ def test_another_tenants_members_and_invitations_are_404(alpha, beta, page_clien
     assert OrganizationInvitation.objects.filter(pk=issued.invitation.pk).exists()
 
 
-# Accepting an invitation ---------------------------------------------------------------------------
+# Accepting an invitation -----------------------------------------------------------------
 
 
 def test_the_invitation_page_shows_who_invited_whom_to_what(alpha):

@@ -9,7 +9,7 @@ register = template.Library()
 
 
 @register.simple_tag
-def widget(field: BoundField, **attrs: str):
+def widget(field: BoundField, **attrs: str | bool):
     """The field's input, pointing at its help text and its errors (``aria-describedby``)
     so a screen reader announces them; ``aria-invalid`` comes from Django."""
     described = []
