@@ -1,11 +1,14 @@
 """The gate and the shape every HTML page of a tenant host goes through.
 
-``TenantPageView`` is to the web app what ``tenants.permissions.IsTenantMember`` is to
-the API: a page subclasses it and is tenant-scoped by default. An anonymous visitor is
-sent to the login page; everyone else passes the same rule as the API
+``TenantPageView`` is to the web app what ``TenantAPIView`` is to the API (ADR 0022): a
+gate base (``TenantGate``, ``gate_base=True``) whose sealed ``dispatch`` runs the gate
+before any handler, so a page is tenant-scoped by construction. An anonymous visitor is
+sent to the login page; everyone else passes the API's rule
 (``tenants.permissions.authorize``) with the ``read_role`` / ``write_role`` the page
-declares, exactly like a viewset. Domain errors (``TesseraError``) raised by the gate or
-by a service become an HTML page of the same status in one place, ``error_page``.
+declares (checked at import, like a viewset's). The only way out is
+``dangerously_public = "<why>"`` (the invitation page). Domain errors
+(``TesseraError``) raised by the gate or by a service become an HTML page of the same
+status in one place, ``error_page``.
 
 A page parses a form, calls one service or selector, and renders one template. Form
 pages use ``form_failed`` to put a service's error next to the fields it names and
@@ -15,7 +18,7 @@ answer with the error's status (400 validation, 402 plan limit, 409 conflict).
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from csp.constants import SELF
 from django import forms
@@ -30,8 +33,8 @@ from django.views import View
 
 from shared_apps.core.errors import TesseraError
 from shared_apps.organizations.roles import Role
-from tenants.authentication import request_tenant
-from tenants.permissions import authorize, current_membership
+from tenants.context import current_tenant_or_none
+from tenants.permissions import TenantGate, authorize, current_membership
 from tenants.selectors import tenant_status_reason
 
 ResponseT = TypeVar("ResponseT", bound=HttpResponseBase)
@@ -73,7 +76,7 @@ def error_page(request: HttpRequest, exc: TesseraError) -> HttpResponse:
         render(
             request,
             [f"errors/{status}.html", "errors/error.html"],
-            {**context, "tenant": request_tenant(request)},
+            {**context, "tenant": current_tenant_or_none()},
             status=status,
         )
     )
@@ -86,47 +89,52 @@ def status_page(request: HttpRequest, *, status: int, title: str, message: str) 
         render(
             request,
             [f"errors/{status}.html", "errors/error.html"],
-            {**context, "tenant": request_tenant(request)},
+            {**context, "tenant": current_tenant_or_none()},
             status=status,
         )
     )
 
 
-class TenantPageView(View):
+class TenantPageView(TenantGate, View, gate_base=True):
     """A page of the web app: members of this tenant only, with the API's role rule.
 
     ``read_role`` (GET) and ``write_role`` (POST) default to viewer and member, as in the
     API; ``writes_allowed_when_read_only`` lets a suspended tenant post (billing).
     """
 
-    read_role: Role = Role.VIEWER
-    write_role: Role = Role.MEMBER
-    writes_allowed_when_read_only = False
+    sealed_methods: ClassVar[tuple[str, ...]] = ("dispatch",)
     template_name: str = ""
     nav: str = ""
     http_method_names = ["get", "post", "head", "options"]
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        return strict_csp(self.gated(request, *args, **kwargs))
-
-    def gated(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        self.tenant = request_tenant(request)
-        if self.tenant is None:
+        tenant = current_tenant_or_none()
+        if tenant is None:  # only ever routed on tenant hosts
             raise Http404
+        self.tenant = tenant
+        try:
+            response = self.gate(request) or super().dispatch(request, *args, **kwargs)
+        except TesseraError as exc:
+            response = error_page(request, exc)
+        return strict_csp(response)
+
+    def gate(self, request: HttpRequest) -> HttpResponseBase | None:
+        """None to go on; a redirect to the login page for an anonymous visitor. Raises
+        the domain error of ``authorize`` for anyone else who may not."""
+        self.membership = current_membership(request)
+        if self.dangerously_public:
+            return None
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), LOGIN_URL)
-        self.membership = current_membership(request)
-        try:
-            authorize(
-                tenant=self.tenant,
-                membership=self.membership,
-                is_read=request.method in SAFE_METHODS,
-                needed=self.read_role if request.method in SAFE_METHODS else self.write_role,
-                writes_allowed_when_read_only=self.writes_allowed_when_read_only,
-            )
-            return super().dispatch(request, *args, **kwargs)
-        except TesseraError as exc:
-            return error_page(request, exc)
+        is_read = request.method in SAFE_METHODS
+        authorize(
+            tenant=self.tenant,
+            membership=self.membership,
+            is_read=is_read,
+            needed=self.required_role(is_read=is_read, action=None),
+            writes_allowed_when_read_only=self.writes_allowed_when_read_only,
+        )
+        return None
 
     @property
     def role(self) -> Role:

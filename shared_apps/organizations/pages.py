@@ -13,11 +13,10 @@ from django.contrib.auth import login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views import View
 
 from shared_apps.accounts.models import User
 from shared_apps.core.errors import TesseraError
-from shared_apps.core.pages import TenantPageView, form_failed, paginate, strict_csp
+from shared_apps.core.pages import TenantPageView, form_failed, paginate
 from shared_apps.organizations import services
 from shared_apps.organizations.forms import (
     AcceptExistingAccountForm,
@@ -34,7 +33,7 @@ from shared_apps.organizations.selectors import (
     member_list,
 )
 from tenant_apps.audit.selectors import audit_entry_list
-from tenants.authentication import request_tenant
+from tenants.context import current_tenant_or_none
 
 # Team ----------------------------------------------------------------------------------------
 
@@ -206,7 +205,7 @@ class SettingsPage(TenantPageView):
 # Accepting an invitation -----------------------------------------------------------------------
 
 
-class InvitationAcceptPage(View):
+class InvitationAcceptPage(TenantPageView):
     """``/invitations/accept/?token=...``: deliberately open (the token is the proof).
 
     Shows who invited whom to what; an invitee with an account gives its password (or is
@@ -215,17 +214,15 @@ class InvitationAcceptPage(View):
     A token of another tenant is unknown here.
     """
 
+    dangerously_public = "the invitee is not a member yet: the token is the proof"
     template_name = "invitations/accept.html"
-    http_method_names = ["get", "post", "head", "options"]
-
-    def dispatch(self, request, *args, **kwargs):
-        return strict_csp(super().dispatch(request, *args, **kwargs))
 
     def setup(self, request, *args, **kwargs):
         super().setup(request, *args, **kwargs)
-        self.tenant = request_tenant(request)
-        if self.tenant is None:
+        tenant = current_tenant_or_none()
+        if tenant is None:
             raise Http404
+        self.tenant = tenant
         self.token = (request.POST.get("token") or request.GET.get("token") or "").strip()
         self.invitation = invitation_for_token(tenant=self.tenant, token=self.token)
 

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from billing.limits import Limit, usage_counter
 from shared_apps.organizations.models import OrganizationInvitation, OrganizationUser
 from shared_apps.organizations.roles import Role
 
@@ -28,10 +29,10 @@ def membership_for(*, user_id: int, tenant: Tenant) -> Membership | None:
     so authentication and the membership check share it.
     """
     rows = (
-        OrganizationUser.objects.select_related("user")
+        OrganizationUser.objects.for_tenant(tenant)
+        .select_related("user")
         .filter(
             user_id=user_id,
-            organization_id=tenant.organization_id,
             organization__is_active=True,
             user__is_active=True,
         )
@@ -45,10 +46,13 @@ def membership_for(*, user_id: int, tenant: Tenant) -> Membership | None:
 
 def member_list(*, tenant: Tenant):
     return (
-        OrganizationUser.objects.filter(organization_id=tenant.organization_id)
-        .select_related("user")
-        .order_by("user__email")
+        OrganizationUser.objects.for_tenant(tenant).select_related("user").order_by("user__email")
     )
+
+
+@usage_counter(Limit.MEMBERS)
+def member_count(tenant: Tenant) -> int:
+    return OrganizationUser.objects.for_tenant(tenant).count()
 
 
 def invitation_token_hash(token: str) -> str:
@@ -62,14 +66,13 @@ def invitation_for_token(*, tenant: Tenant, token: str) -> OrganizationInvitatio
     if not token or len(token) > 200:
         return None
     return (
-        OrganizationInvitation.objects.select_related("organization", "invited_by")
-        .filter(token_hash=invitation_token_hash(token), organization_id=tenant.organization_id)
+        OrganizationInvitation.objects.for_tenant(tenant)
+        .select_related("organization", "invited_by")
+        .filter(token_hash=invitation_token_hash(token))
         .first()
     )
 
 
 def invitation_list(*, tenant: Tenant):
     """Pending and accepted invitations of ``tenant`` (revoked ones are deleted)."""
-    return OrganizationInvitation.objects.filter(
-        organization_id=tenant.organization_id
-    ).select_related("invited_by")
+    return OrganizationInvitation.objects.for_tenant(tenant).select_related("invited_by")

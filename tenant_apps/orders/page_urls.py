@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import path
 
 from tenant_apps.orders import pages
 
@@ -9,9 +9,13 @@ urlpatterns = [
     path("orders/", pages.OrderListPage.as_view(), name="order-list"),
     path("orders/new/", pages.OrderCreatePage.as_view(), name="order-create"),
     path("orders/<int:pk>/", pages.OrderDetailPage.as_view(), name="order-detail"),
-    re_path(
-        r"^orders/(?P<pk>[0-9]+)/(?P<transition>cancel|mark-paid|refund)/$",
-        pages.OrderTransitionAction.as_view(),
-        name="order-transition",
+    *(
+        path(
+            f"orders/<int:pk>/{transition}/",
+            pages.OrderTransitionAction.as_view(),
+            {"transition": transition},
+            name=f"order-{transition}",
+        )
+        for transition in pages.OrderTransitionAction.transitions
     ),
 ]
