@@ -146,3 +146,25 @@ def test_a_canceled_tenant_is_read_only_too(alpha, page_client):
     Tenant.objects.filter(pk=alpha.tenant.pk).update(status=TenantStatus.CANCELED)
     response = page_client("member").post("/app/customers/new/", {"name": "A", "email": "a@b.test"})
     assert response.status_code == 402
+
+
+def test_a_page_cannot_drop_the_gate_or_misspell_a_role():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from shared_apps.core.pages import TenantPageView
+    from shared_apps.organizations.roles import Role
+
+    with pytest.raises(ImproperlyConfigured, match="dispatch"):
+
+        class Open(TenantPageView):
+            def dispatch(self, request, *args, **kwargs): ...
+
+    with pytest.raises(ImproperlyConfigured, match="wirte_role"):
+
+        class Typo(TenantPageView):
+            wirte_role = Role.ADMIN
+
+    class Fine(TenantPageView):
+        write_role = Role.ADMIN
+
+    assert Fine.implements_gate and not Fine.dangerously_public
