@@ -628,3 +628,18 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 SENTRY_DSN = env("SENTRY_DSN", default="")
 SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
 SENTRY_RELEASE = env("SENTRY_RELEASE", default="")
+
+# Web app: server-rendered pages on every tenant host (issue 11, ADR 0019) ---------------
+# htmx is a vendored static file (static/vendor/); django-htmx gives request.htmx and
+# django-template-partials the named fragments a page and its htmx update share. The
+# pages answer with style-src 'self' (shared_apps/core/pages.py); the policy above keeps
+# inline styles for Swagger UI and the admin.
+SHARED_APPS += ["django_htmx", "template_partials"]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
+    "django_htmx.middleware.HtmxMiddleware",
+)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
