@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, include, path
 
-from shared_apps.accounts.views import mfa_requirement_view
+from shared_apps.accounts.views import MfaRequirementPage
 from shared_apps.core.apidocs import SchemaApi, SwaggerDocsView
 from shared_apps.organizations.pages import InvitationAcceptPage
 from tenants.apis import (
@@ -65,5 +65,5 @@ urlpatterns = [
     # Login, logout, password reset and change, email, MFA: allauth's views with the
     # project's adapter, forms and templates (ADR 0018).
     path("accounts/", include("shared_apps.accounts.urls")),
-    path("app/settings/mfa/", mfa_requirement_view, name="settings-mfa"),
+    path("app/settings/mfa/", MfaRequirementPage.as_view(), name="settings-mfa"),
 ]

@@ -125,12 +125,22 @@ def _access(callback, view_class) -> str:
     return "gated" if view_class.implements_gate else "ungated"
 
 
+ACCOUNT_PAGES_MODULE = "allauth."
+ACCOUNT_ROUTES: list[str] = []
+
+
 def _walk(patterns, prefix: str = "/"):
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
         elif isinstance(pattern, URLPattern):
             callback = pattern.callback
+            if callback.__module__.startswith(ACCOUNT_PAGES_MODULE):
+                # The person's own account (sign-in, reset, email, MFA): allauth's views,
+                # member-only sign-in through the project's adapter; tested in
+                # tests/shared_apps/accounts, including from the other tenant's host.
+                ACCOUNT_ROUTES.append(prefix + str(pattern.pattern))
+                continue
             view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
             assert view_class is not None, f"{prefix}{pattern.pattern} is not a class-based view"
             yield Route(
@@ -157,6 +167,9 @@ PUBLIC_ROUTES = {
     "/api/v1/auth/token/": ("OPTIONS", "POST"),
     "/api/v1/auth/token/refresh/": ("OPTIONS", "POST"),
     "/api/v1/auth/session/": ("DELETE", "OPTIONS", "POST"),
+    # A reset link is asked for by email and used with its token (bound to this host).
+    "/api/v1/auth/password/reset/": ("OPTIONS", "POST"),
+    "/api/v1/auth/password/reset/confirm/": ("OPTIONS", "POST"),
     "/api/v1/invitations/accept/": ("OPTIONS", "POST"),
     "/api/v1/schema/": ("GET", "HEAD", "OPTIONS"),
     "/api/v1/docs/": ("GET", "HEAD"),
@@ -483,6 +496,13 @@ def test_every_route_is_gated_or_deliberately_public():
     the tenant gate, or says ``dangerously_public``; nothing is open by omission."""
     ungated = [r.template for r in ALL_ROUTES if r.access == "ungated"]
     assert ungated == []
+
+
+def test_account_pages_are_allauths_under_accounts():
+    """The only views outside the gate's bases: allauth's account pages, all under
+    /accounts/ (their tenant binding is tested in tests/shared_apps/accounts)."""
+    assert ACCOUNT_ROUTES and all(r.startswith("/accounts/") for r in ACCOUNT_ROUTES)
+    assert "/accounts/login/" in ACCOUNT_ROUTES
 
 
 def test_public_routes_are_exactly_the_listed_ones():
