@@ -141,7 +141,7 @@ def public_tables(tenant: Tenant) -> list[Table]:
         Table(
             "public/members",
             OrganizationUser.objects.for_tenant(tenant),
-            ["id", "user_id", "user__email", "user__full_name", "role", "is_active", "created"],
+            ["id", "user_id", "user__email", "user__full_name", "role", "created", "modified"],
             omitted=["user.password"],
         ),
         Table(
@@ -247,7 +247,7 @@ def _write_table(archive: zipfile.ZipFile, table: Table, chunk_size: int) -> dic
             sink.write(b"[")
             for row in table.rows(chunk_size):
                 sink.write(
-                    (b",\n" if rows else b"\n") + encoder.encode(dict(zip(headers, row))).encode()
+                    (b",\n" if rows else b"\n") + encoder.encode(dict(zip(headers, row, strict=True))).encode()
                 )
                 writer.writerow([_csv_value(value) for value in row])
                 rows += 1

@@ -86,7 +86,7 @@ def send_deletion_email(request_id: int, kind: str) -> int:
     tenant = request.tenant
     owners = list(
         OrganizationUser.objects.for_tenant(tenant)
-        .filter(role=Role.OWNER, is_active=True, user__is_active=True)
+        .filter(role=Role.OWNER, user__is_active=True)
         .values_list("user__email", flat=True)
     )
     if not owners:
