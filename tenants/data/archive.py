@@ -247,7 +247,8 @@ def _write_table(archive: zipfile.ZipFile, table: Table, chunk_size: int) -> dic
             sink.write(b"[")
             for row in table.rows(chunk_size):
                 sink.write(
-                    (b",\n" if rows else b"\n") + encoder.encode(dict(zip(headers, row, strict=True))).encode()
+                    (b",\n" if rows else b"\n")
+                    + encoder.encode(dict(zip(headers, row, strict=True))).encode()
                 )
                 writer.writerow([_csv_value(value) for value in row])
                 rows += 1

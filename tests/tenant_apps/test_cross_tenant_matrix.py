@@ -48,6 +48,7 @@ from tenant_apps.catalog.models import Category, Product, ProductStatus
 from tenant_apps.exports.models import Export, ExportKind
 from tenant_apps.orders.models import Customer, Order, OrderItem
 from tenants.authentication import BAD_CREDENTIALS, tenant_token_pair
+from tenants.data.models import DataExport
 from tenants.models import Tenant
 from tenants.permissions import TenantGate
 from tests.factories import PASSWORD
@@ -235,6 +236,7 @@ def alpha_objects(alpha: TenantWorld, beta: TenantWorld) -> AlphaObjects:
         "export": export.pk,
         "invitation": issued.invitation.pk,
         "member": membership.pk,
+        "organization-export": DataExport.objects.create(tenant=tenant, error=MARK).pk,
     }
     _assert_beta_lacks(beta, ids)
     return AlphaObjects(

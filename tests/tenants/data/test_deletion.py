@@ -105,7 +105,9 @@ def doomed(db) -> TenantWorld:
 
 def _schedule(world, django_capture_on_commit_callbacks) -> dict:
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = bearer_client(world, "owner").post(URL, {"confirm": world.subdomain}, format="json")
+        response = bearer_client(world, "owner").post(
+            URL, {"confirm": world.subdomain}, format="json"
+        )
     assert response.status_code == 202, response.content
     assert len(callbacks) == 1  # the owners' email, after commit
     return response.json()
@@ -222,7 +224,9 @@ def _fill(world: TenantWorld) -> tuple[list[str], int]:
 
 def _public_rows_of(tenant_id: int, organization_id: int) -> dict[str, int]:
     """Rows of every public model pointing at the tenant or its organisation."""
-    tenant_labels = {m._meta.label for m in apps.get_models() if m._meta.app_label in _TENANT_APP_LABELS}
+    tenant_labels = {
+        m._meta.label for m in apps.get_models() if m._meta.app_label in _TENANT_APP_LABELS
+    }
     found = {"tenants.Tenant": Tenant.objects.filter(pk=tenant_id).count()}
     for model in apps.get_models():
         if model is Tenant or model._meta.label in tenant_labels or model._meta.proxy:

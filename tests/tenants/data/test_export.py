@@ -227,7 +227,9 @@ def test_a_suspended_tenant_can_still_take_its_data_out(alpha, django_capture_on
 def test_archives_expire_after_the_retention_period(alpha, settings):
     export = _build(alpha)
     assert default_storage.exists(export.file_path)
-    assert export.expires_at == export.finished + dt.timedelta(days=settings.TENANT_DATA_EXPORT_DAYS)
+    assert export.expires_at == export.finished + dt.timedelta(
+        days=settings.TENANT_DATA_EXPORT_DAYS
+    )
     assert data_exports_expire(now=export.expires_at - dt.timedelta(seconds=1)) == 0
     assert data_exports_expire(now=export.expires_at) == 1
     assert not default_storage.exists(export.file_path)
@@ -237,6 +239,9 @@ def test_archives_expire_after_the_retention_period(alpha, settings):
         f"/api/v1/organization/export/{export.pk}/download/"
     )
     assert response.status_code == 404
-    assert bearer_client(alpha, "owner").get(
-        f"/api/v1/organization/export/{export.pk}/"
-    ).json()["download_url"] is None
+    assert (
+        bearer_client(alpha, "owner")
+        .get(f"/api/v1/organization/export/{export.pk}/")
+        .json()["download_url"]
+        is None
+    )
