@@ -92,7 +92,8 @@ def tenant_models(*, exported_only: bool = True) -> list[type[models.Model]]:
 def tenant_tables() -> list[Table]:
     tables = []
     for model in tenant_models():
-        columns, omitted = [], []
+        columns: list[str] = []
+        omitted: list[str] = []
         for model_field in model._meta.concrete_fields:
             (omitted if SECRET_COLUMN.search(model_field.name) else columns).append(
                 model_field.attname

@@ -144,7 +144,7 @@ def test_archive_manifest_matches_the_tenants_data_and_holds_nothing_of_beta(alp
     listed = {f["path"] for t in tables.values() for f in t["files"].values()}
     assert set(entries) == listed | {MANIFEST_NAME}
     for name, table in tables.items():
-        for kind, described in table["files"].items():
+        for described in table["files"].values():
             content = entries[described["path"]]
             assert hashlib.sha256(content).hexdigest() == described["sha256"], described
             assert len(content) == described["bytes"]
