@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponseRedirect
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from shared_apps.core.errors import ErrorCode
 from shared_apps.core.viewsets import RetrieveModelMixin, TenantAPIView, TenantViewSet
 from shared_apps.organizations.roles import Role
 from tenants.data.models import DataExportStatus
@@ -22,7 +23,9 @@ from tenants.data.serializers import (
     DeletionOutputSerializer,
 )
 from tenants.data.services import data_export_request, deletion_cancel, deletion_schedule
+from tenants.storage import download_url, is_tenant_path, store_errors
 
+ZIP = "application/zip"
 NO_ARCHIVE = "This export has no archive: it is not finished, failed or expired."
 
 
@@ -43,18 +46,35 @@ class OrganizationExportViewSet(RetrieveModelMixin, TenantViewSet):
         export = data_export_request(tenant=self.tenant, acting_user=self.acting_user)
         return self.render(export, status_code=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY)})
+    @extend_schema(
+        responses={
+            (200, ZIP): OpenApiResponse(OpenApiTypes.BINARY, description="The archive (local)."),
+            302: OpenApiResponse(
+                description="S3 storage: Location is a presigned URL of the archive, valid "
+                "STORAGE_DOWNLOAD_URL_SECONDS; fetch it without this API's credentials."
+            ),
+            503: OpenApiResponse(description=f"`{ErrorCode.STORAGE_UNAVAILABLE}`"),
+        }
+    )
     @action(detail=True, methods=["get"], url_path="download", url_name="download")
     def download(self, request, pk=None):
         export = self.get_object()
-        if export.status != DataExportStatus.DONE or not default_storage.exists(export.file_path):
+        if export.status != DataExportStatus.DONE or not is_tenant_path(export.file_path):
             raise NotFound(NO_ARCHIVE)
-        return FileResponse(
-            default_storage.open(export.file_path, "rb"),
-            as_attachment=True,
-            filename=f"{self.tenant.subdomain}-data-{export.created:%Y%m%d-%H%M%S}.zip",
-            content_type="application/zip",
-        )
+        filename = f"{self.tenant.subdomain}-data-{export.created:%Y%m%d-%H%M%S}.zip"
+        with store_errors("reading a data export"):
+            if not default_storage.exists(export.file_path):
+                raise NotFound(NO_ARCHIVE)
+            url = download_url(export.file_path, filename=filename, content_type=ZIP)
+            if url is not None:
+                response = HttpResponseRedirect(url)
+                response["Cache-Control"] = "private, no-store"  # the URL is a credential
+                return response
+            try:
+                stream = default_storage.open(export.file_path, "rb")
+            except FileNotFoundError as exc:
+                raise NotFound(NO_ARCHIVE) from exc
+        return FileResponse(stream, as_attachment=True, filename=filename, content_type=ZIP)
 
 
 class OrganizationDeletionApi(TenantAPIView):

@@ -45,7 +45,7 @@ MANIFEST_NAME = "manifest.json"
 # Live credentials, not data: a session key opens a member's session.
 EXCLUDED_MODELS = frozenset({"sessions.session"})
 # Columns never exported, by name, in any tenant app present or future.
-SECRET_COLUMN = re.compile(r"password|secret|token|(^|_)hash($|_)|private_key|session_(key|data)")
+SECRET_COLUMN = re.compile(r"password|secret|token|hash|private_key|session_(key|data)")
 _FLUSH_BYTES = 256 * 1024
 
 

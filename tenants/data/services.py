@@ -31,6 +31,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from shared_apps.accounts.models import User
+from shared_apps.core.errors import StorageUnavailable
 from tenant_apps.audit.services import audit_record
 from tenants.context import current_tenant
 from tenants.data.archive import archive_write, tenant_models
@@ -49,7 +50,8 @@ from tenants.data.models import (
     TenantDeletionRequest,
 )
 from tenants.models import Tenant, TenantEvent
-from tenants.storage import tenant_path
+from tenants.storage import ROOT as STORAGE_ROOT
+from tenants.storage import store_errors, tenant_path
 
 logger = logging.getLogger(__name__)
 
@@ -278,7 +280,10 @@ def deletion_purge(
                 "public_rows": _public_rows_delete(tenant),
             },
         )
-    deletion_files_remove(record=record)
+    try:
+        deletion_files_remove(record=record)
+    except StorageUnavailable:  # rows and schema are gone; the next hourly run retries
+        logger.warning("files of deleted tenant %s not removed yet", record.schema_name)
     logger.info("tenant %s (%s) deleted", record.subdomain, record.schema_name)
     return record
 
@@ -365,13 +370,15 @@ def _public_rows_delete(tenant: Tenant) -> dict[str, int]:
 
 def deletion_files_remove(*, record: TenantDeletionRecord) -> int:
     """Remove every file under the deleted tenant's storage prefix; returns how many.
-    Refuses (0) when a live tenant has that schema again (a new sign-up)."""
+    Refuses (0) when a live tenant has that schema again (a new sign-up). Raises
+    ``StorageUnavailable`` (``files_removed_at`` stays empty for the next run)."""
     if record.files_removed_at is not None:
         return 0
     if Tenant.objects.filter(schema_name=record.schema_name).exists():
         logger.warning("schema %s is in use again; its files are not removed", record.schema_name)
         return 0
-    removed = _storage_delete_tree(f"tenants/{record.schema_name}")
+    with store_errors("removing a deleted tenant's files"):
+        removed = _storage_delete_tree(f"{STORAGE_ROOT}/{record.schema_name}")
     removed_info: dict[str, Any] = {**record.removed, "files": removed}
     TenantDeletionRecord.objects.filter(pk=record.pk).update(
         files_removed_at=timezone.now(), removed=removed_info

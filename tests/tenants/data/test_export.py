@@ -20,6 +20,7 @@ from billing.models import BillingAccount, UsageReport
 from shared_apps.core.errors import ErrorCode
 from shared_apps.organizations.models import OrganizationInvitation, OrganizationUser
 from tenant_apps.audit.models import AuditEntry
+from tenant_apps.integrations.models import ApiKey, WebhookEndpoint
 from tenants.data.archive import EXCLUDED_MODELS, MANIFEST_NAME, tenant_models
 from tenants.data.models import DataExport, DataExportStatus
 from tenants.data.services import data_export_request, data_export_run, data_exports_expire
@@ -47,6 +48,13 @@ def _fill(world, mark: str) -> None:
             order = OrderFactory(notes=mark, total=Decimal("9.50"))
             OrderItemFactory(order=order, product=product)
         AuditEntry.objects.create(action=f"{mark}.action", object_type="x", object_id="1")
+        ApiKey.objects.create_key(name=f"{mark} key", role="admin")
+        WebhookEndpoint.objects.create(
+            url=f"https://hooks.example.test/{mark}",
+            events=["order.created"],
+            secret=f"whsec_{mark}-signing",
+            previous_secret=f"whsec_{mark}-previous",
+        )
     finally:
         connection.set_schema_to_public()
     InvitationFactory(
@@ -164,6 +172,19 @@ def test_archive_manifest_matches_the_tenants_data_and_holds_nothing_of_beta(alp
     # No password hash, no invitation token hash.
     assert b"md5$" not in everything and b"pbkdf2" not in everything
     assert hashlib.sha256(ALPHA_MARK.encode()).hexdigest().encode() not in everything
+    # Nor any other credential a tenant app holds: API key hashes, webhook secrets.
+    assert f"whsec_{ALPHA_MARK}".encode() not in everything
+    connection.set_tenant(alpha.tenant)
+    try:
+        key_hash = ApiKey.objects.get(name=f"{ALPHA_MARK} key").hashed_key
+    finally:
+        connection.set_schema_to_public()
+    assert key_hash.encode() not in everything
+    assert "hashed_key" in tables["tenant/integrations.apikey"]["omitted_columns"]
+    assert {"secret", "previous_secret"} <= set(
+        tables["tenant/integrations.webhookendpoint"]["omitted_columns"]
+    )
+    assert tables["tenant/integrations.apikey"]["rows"] == 1
     members = json.loads(entries["public/members.json"])
     assert {"user_email", "user_full_name", "role"} <= set(members[0])
     assert "password" not in json.dumps(members)
