@@ -56,6 +56,7 @@ from tenant_apps.integrations.models import (
 )
 from tenant_apps.orders.models import Customer, Order, OrderItem
 from tenants.authentication import BAD_CREDENTIALS, tenant_token_pair
+from tenants.data.models import DataExport
 from tenants.models import Tenant
 from tenants.permissions import TenantGate
 from tests.factories import PASSWORD
@@ -272,6 +273,7 @@ def alpha_objects(alpha: TenantWorld, beta: TenantWorld) -> AlphaObjects:
         "export": export.pk,
         "invitation": issued.invitation.pk,
         "member": membership.pk,
+        "organization-export": DataExport.objects.create(tenant=tenant, error=MARK).pk,
         "api-key": api_key.pk,
         "webhook-endpoint": endpoint.pk,
         "webhook-delivery": webhook_delivery.pk,
