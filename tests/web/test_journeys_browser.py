@@ -20,24 +20,35 @@ from django.db import connection
 
 from tests import celery_support
 from tests.factories import PASSWORD
+from tests.support import session_world
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FAILURES = Path(__file__).resolve().parent / "failure-screenshots"
 
 # A real Celery worker for the export journey (see tests/celery_support.py).
-_django_db_helper = celery_support._django_db_helper
 celery_prefix = celery_support.celery_prefix
 worker = celery_support.worker
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.django_db,
+    pytest.mark.usefixtures("committed_db"),
     pytest.mark.xdist_group("real-processes"),
     pytest.mark.skipif(
         not os.path.exists(CHROMIUM),
         reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)",
     ),
 ]
+
+
+# The session tenants without ``db``: these tests commit (conftest's ``committed_db``).
+@pytest.fixture
+def alpha(committed_db):
+    return session_world("alpha")
+
+
+@pytest.fixture
+def beta(committed_db):
+    return session_world("beta")
 
 
 def _tenant_tables() -> list[str]:
@@ -53,7 +64,7 @@ def _tenant_tables() -> list[str]:
 
 
 @pytest.fixture
-def committed_alpha(_django_db_helper, alpha):
+def committed_alpha(committed_db, alpha):
     """Alpha as the session built it, restored after the journey (rows committed by the
     live server are removed: alpha's data tables, invitations, new accounts)."""
     from shared_apps.accounts.models import User

@@ -30,14 +30,25 @@ from tenant_apps.orders.models import Customer
 from tenant_apps.orders.services import order_create
 from tests import celery_support
 from tests.celery_support import wait_for
-from tests.support import bearer_client
+from tests.support import bearer_client, session_world
 
-_django_db_helper = celery_support._django_db_helper
 celery_prefix = celery_support.celery_prefix
 committed = celery_support.committed
 worker = celery_support.worker
 
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("real-processes")]
+pytestmark = [pytest.mark.usefixtures("committed_db"), pytest.mark.xdist_group("real-processes")]
+
+
+# The session tenants without ``db``: these tests commit (conftest's ``committed_db``).
+@pytest.fixture
+def alpha(committed_db):
+    return session_world("alpha")
+
+
+@pytest.fixture
+def beta(committed_db):
+    return session_world("beta")
+
 
 TOUCHED = [
     "integrations_webhookattempt",

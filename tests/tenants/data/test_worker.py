@@ -28,14 +28,24 @@ from tenants.provisioning import spare_schemas_replenish, tenant_provision
 from tests import celery_support
 from tests.celery_support import wait_for
 from tests.factories import PASSWORD
-from tests.support import TenantWorld, bearer_client
+from tests.support import TenantWorld, bearer_client, session_world
 
-_django_db_helper = celery_support._django_db_helper
 celery_prefix = celery_support.celery_prefix
 committed = celery_support.committed
 worker = celery_support.worker
 
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("real-processes")]
+pytestmark = [pytest.mark.usefixtures("committed_db"), pytest.mark.xdist_group("real-processes")]
+
+
+# The session tenants without ``db``: these tests commit (conftest's ``committed_db``).
+@pytest.fixture
+def alpha(committed_db):
+    return session_world("alpha")
+
+
+@pytest.fixture
+def beta(committed_db):
+    return session_world("beta")
 
 
 def _world(subdomain: str) -> TenantWorld:
