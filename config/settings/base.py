@@ -102,6 +102,9 @@ SHARED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "shared_apps.organizations",
+    # Its concrete APIKey model is unused (tenant_apps.integrations.ApiKey subclasses the
+    # abstract one per tenant schema); the app must be installed for its models to load.
+    "rest_framework_api_key",
     "djstripe",  # public schema only: Stripe mirrors are platform data, not tenant data
     "billing",
 ]
@@ -113,6 +116,7 @@ TENANT_APPS = [
     "tenant_apps.catalog",
     "tenant_apps.orders",
     "tenant_apps.exports",
+    "tenant_apps.integrations",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
@@ -289,6 +293,7 @@ LOGIN_REDIRECT_URL = "/"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tenants.authentication.TenantJWTAuthentication",
+        "tenant_apps.integrations.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Every API view is tenant-scoped unless it deliberately opts out (PublicEndpoint).
@@ -490,6 +495,34 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Integrations: API keys and outgoing webhooks (SPEC §11, ADRs 0020 and 0021) ----------
+# http:// and loopback/private receivers; the development settings turn it on, and
+# production forces it off whatever the environment says.
+WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = env.bool("WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS", default=False)
+# Seconds between a failed attempt and the next one (about 27 h in all; +-20 % jitter).
+WEBHOOK_RETRY_SCHEDULE = [
+    int(seconds)
+    for seconds in env.list(
+        "WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000", "36000", "36000"]
+    )
+]
+WEBHOOK_RETRY_JITTER = 0.2
+# An endpoint failing for this many seconds (every attempt since) is disabled and its
+# tenant's owners emailed; default 3 days.
+WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=3 * 24 * 3600)
+WEBHOOK_TIMEOUT = 10.0  # the whole attempt, at most (SPEC §11)
+WEBHOOK_CONNECT_TIMEOUT = 3.0
+# Attempts in flight at once per endpoint (1: in order per endpoint).
+WEBHOOK_ENDPOINT_CONCURRENCY = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=1)
+# How long a worker holds a delivery while it sends it (> WEBHOOK_TIMEOUT).
+WEBHOOK_LEASE_SECONDS = 30
+# The secret replaced by rotate-secret/ keeps signing deliveries this long.
+WEBHOOK_SECRET_OVERLAP_SECONDS = 24 * 3600
+CELERY_BEAT_SCHEDULE["webhook-sweeper"] = {  # outbox rows whose enqueue was lost, retries
+    "task": "tenant_apps.integrations.tasks.sweep_webhook_deliveries",
+    "schedule": 30.0,
+}
+
 # Email -----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -595,3 +628,18 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 SENTRY_DSN = env("SENTRY_DSN", default="")
 SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
 SENTRY_RELEASE = env("SENTRY_RELEASE", default="")
+
+# Web app: server-rendered pages on every tenant host (issue 11, ADR 0019) ---------------
+# htmx is a vendored static file (static/vendor/); django-htmx gives request.htmx and
+# django-template-partials the named fragments a page and its htmx update share. The
+# pages answer with style-src 'self' (shared_apps/core/pages.py); the policy above keeps
+# inline styles for Swagger UI and the admin.
+SHARED_APPS += ["django_htmx", "template_partials"]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
+    "django_htmx.middleware.HtmxMiddleware",
+)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"

@@ -26,6 +26,8 @@ REDIS_URL = env("REDIS_URL")
 CACHES = cache_settings(REDIS_URL)
 CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
 DEBUG = False
+# Webhooks never go to http:// or to private addresses in production (SPEC §11).
+WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = False
 
 # HTTPS everywhere: TLS ends at the load balancer, which sends X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

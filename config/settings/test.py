@@ -27,3 +27,5 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 # Lets several test runs share one PostgreSQL server (e.g. parallel checkouts).
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_tessera")}
+# The delivery tests send to a receiver on 127.0.0.1; the SSRF tests turn this off.
+WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = True

@@ -28,12 +28,9 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from shared_apps.core.lockout import LOCKED_OUT_MESSAGE, LoginLockedOut, login_authenticate
+from tenants.context import current_tenant_or_none
 
 WRONG_CREDENTIALS = "The email address and/or password you specified are not correct."
-
-
-def request_tenant_of(request: HttpRequest | None):
-    return getattr(request, "tenant", None) if request is not None else None
 
 
 def may_sign_in_here(request: HttpRequest | None, user) -> bool:
@@ -42,7 +39,7 @@ def may_sign_in_here(request: HttpRequest | None, user) -> bool:
 
     if not user.is_active:
         return False
-    tenant = request_tenant_of(request)
+    tenant = current_tenant_or_none()
     if tenant is None:
         return bool(user.is_superuser)
     return membership_for(user_id=user.pk, tenant=tenant) is not None
@@ -88,7 +85,7 @@ class TenantAccountAdapter(DefaultAccountAdapter):
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         from shared_apps.accounts.selectors import mfa_setup_required
 
-        if mfa_setup_required(user=request.user, tenant=request_tenant_of(request)):
+        if mfa_setup_required(user=request.user, tenant=current_tenant_or_none()):
             return "/accounts/mfa/totp/activate/"
         return super().get_login_redirect_url(request)
 
@@ -96,7 +93,7 @@ class TenantAccountAdapter(DefaultAccountAdapter):
         from shared_apps.accounts.tasks import send_account_email
 
         request = self.request
-        tenant = request_tenant_of(request)
+        tenant = current_tenant_or_none()
         ctx = {
             "request": request,
             "email": email,
@@ -144,6 +141,6 @@ class TenantMFAAdapter(DefaultMFAAdapter):
         return user.email
 
     def get_totp_issuer(self) -> str:
-        tenant = request_tenant_of(getattr(self, "request", None))
+        tenant = current_tenant_or_none()
         issuer = settings.MFA_TOTP_ISSUER
         return f"{issuer} ({tenant.name})" if tenant is not None else issuer

@@ -23,6 +23,7 @@ class ErrorCode:
     EMAIL_REGISTERED = "email_registered"
     TENANT_SUSPENDED = "tenant_suspended"
     PLAN_LIMIT_EXCEEDED = "plan_limit_exceeded"
+    FEATURE_NOT_IN_PLAN = "feature_not_in_plan"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     THROTTLED = "throttled"
     MFA_REQUIRED = "mfa_required"
@@ -44,6 +45,9 @@ class ErrorCode:
     INSUFFICIENT_STOCK = "insufficient_stock"
     ORDER_STATE_CONFLICT = "order_state_conflict"
     CUSTOMER_EMAIL_TAKEN = "customer_email_taken"
+    ROLE_ABOVE_OWN = "role_above_own"
+    API_KEY_REVOKED = "api_key_revoked"
+    API_KEY_NOT_ALLOWED = "api_key_not_allowed"
 
 
 class Message:
@@ -163,3 +167,11 @@ class StorageUnavailable(TesseraError):
     code = ErrorCode.STORAGE_UNAVAILABLE
     http_status = 503
     message = Message.STORAGE_UNAVAILABLE
+
+
+class FeatureNotInPlan(TesseraError):
+    """The tenant's plan does not include the feature (``billing.entitlements``)."""
+
+    code = ErrorCode.FEATURE_NOT_IN_PLAN
+    http_status = 402
+    message = "Your plan does not include this feature; upgrade to use it."

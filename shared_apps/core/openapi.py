@@ -22,12 +22,13 @@ _ERRORS_ALWAYS = {
     "400": "Validation error, malformed JSON or an invalid query parameter.",
     "401": "Not authenticated, or the token belongs to another tenant.",
     "403": "Not a member of this tenant, or the role does not allow it.",
+    "402": "feature_not_in_plan: the plan lacks the feature (API keys, webhooks).",
     "404": "No such object in this tenant.",
     "429": "Throttled; see the Retry-After header.",
 }
 _ERRORS_ON_WRITE = {
     "400": "Validation error or malformed JSON.",
-    "402": "tenant_suspended (read-only tenant) or plan_limit_exceeded.",
+    "402": "tenant_suspended (read-only tenant), plan_limit_exceeded or feature_not_in_plan.",
     "409": "Conflict with the current state.",
     "413": "Request body too large.",
 }
