@@ -125,9 +125,9 @@ def _access(callback, view_class) -> str:
     return "gated" if view_class.implements_gate else "ungated"
 
 
-# HTML account pages (allauth's function views, session sign-in; their tenant rules are
-# tested in tests/shared_apps/accounts/): not API routes, not walked here.
-ACCOUNT_PAGES = ("/accounts/", "/app/settings/mfa/")
+# allauth's account pages (function views, session sign-in; their tenant rules are tested
+# in tests/shared_apps/accounts/): not walked here.
+ACCOUNT_PAGES = ("/accounts/",)
 
 
 def _walk(patterns, prefix: str = "/"):
