@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 
@@ -35,15 +34,6 @@ def mailbox(monkeypatch):
         monkeypatch.setattr(module, "transaction", _CommitNow)
     mail.outbox = []
     return mail.outbox
-
-
-INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=", re.IGNORECASE)
-
-
-def has_inline_script(html: str) -> bool:
-    """An inline ``<script>`` (one without ``src``) or an ``on...=`` handler: what
-    ``script-src 'self'`` would block. Scripts served from our origin are fine."""
-    return INLINE_SCRIPT.search(html) is not None
 
 
 def totp_now(secret: str, *, offset: int = 0) -> str:
