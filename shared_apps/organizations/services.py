@@ -27,6 +27,7 @@ from shared_apps.organizations.models import (
 from shared_apps.organizations.roles import Role
 from shared_apps.organizations.selectors import invitation_token_hash
 from tenant_apps.audit.services import audit_record
+from tenant_apps.integrations.events import EventType, event_record
 from tenants.models import Tenant
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -141,6 +142,7 @@ def member_remove(*, tenant: Tenant, membership: OrganizationUser, acting_user: 
         object_id=pk,
         changes={"user": user_id, "role": role},
     )
+    event_record(EventType.MEMBER_REMOVED, membership)
 
 
 @transaction.atomic
@@ -288,4 +290,5 @@ def invitation_accept(
         target=membership,
         changes={"email": email, "role": invitation.role},
     )
+    event_record(EventType.MEMBER_JOINED, membership)
     return membership

@@ -30,6 +30,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.conf import settings
+from django.core import mail
 from django.db import connection, transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework import serializers
@@ -46,8 +47,16 @@ from shared_apps.organizations.models import (
 from shared_apps.organizations.services import InvitationInvalid
 from tenant_apps.catalog.models import Category, Product, ProductStatus
 from tenant_apps.exports.models import Export, ExportKind
+from tenant_apps.integrations.authentication import INVALID_KEY
+from tenant_apps.integrations.models import (
+    ApiKey,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from tenant_apps.orders.models import Customer, Order, OrderItem
 from tenants.authentication import BAD_CREDENTIALS, tenant_token_pair
+from tenants.data.models import DataExport
 from tenants.models import Tenant
 from tenants.permissions import TenantGate
 from tests.factories import PASSWORD
@@ -118,12 +127,22 @@ def _access(callback, view_class) -> str:
     return "gated" if view_class.implements_gate else "ungated"
 
 
+ACCOUNT_PAGES_MODULE = "allauth."
+ACCOUNT_ROUTES: list[str] = []
+
+
 def _walk(patterns, prefix: str = "/"):
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
         elif isinstance(pattern, URLPattern):
             callback = pattern.callback
+            if callback.__module__.startswith(ACCOUNT_PAGES_MODULE):
+                # The person's own account (sign-in, reset, email, MFA): allauth's views,
+                # member-only sign-in through the project's adapter; tested in
+                # tests/shared_apps/accounts, including from the other tenant's host.
+                ACCOUNT_ROUTES.append(prefix + str(pattern.pattern))
+                continue
             view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
             assert view_class is not None, f"{prefix}{pattern.pattern} is not a class-based view"
             yield Route(
@@ -150,6 +169,9 @@ PUBLIC_ROUTES = {
     "/api/v1/auth/token/": ("OPTIONS", "POST"),
     "/api/v1/auth/token/refresh/": ("OPTIONS", "POST"),
     "/api/v1/auth/session/": ("DELETE", "OPTIONS", "POST"),
+    # A reset link is asked for by email and used with its token (bound to this host).
+    "/api/v1/auth/password/reset/": ("OPTIONS", "POST"),
+    "/api/v1/auth/password/reset/confirm/": ("OPTIONS", "POST"),
     "/api/v1/invitations/accept/": ("OPTIONS", "POST"),
     "/api/v1/schema/": ("GET", "HEAD", "OPTIONS"),
     "/api/v1/docs/": ("GET", "HEAD"),
@@ -187,6 +209,7 @@ class AlphaObjects:
     ids: dict[str, int]  # router basename → id of one alpha object of that kind
     invitation_token: str
     refresh_token: str
+    api_key: str  # an alpha admin key, brought to beta's host by the matrix
 
 
 def _in_schema(tenant: Tenant):
@@ -219,6 +242,17 @@ def alpha_objects(alpha: TenantWorld, beta: TenantWorld) -> AlphaObjects:
             line_total=Decimal(MARK_TOTAL),
         )
         export = Export.objects.create(kind=ExportKind.ORDERS_CSV, requested_by=owner, error=MARK)
+        api_key, raw_key = ApiKey.objects.create_key(name=f"{MARK} key", role="admin")
+        endpoint = WebhookEndpoint.objects.create(
+            url=f"https://hooks.example.test/{MARK}",
+            events=["order.created"],
+            description=MARK,
+            secret=f"whsec_{MARK}",
+        )
+        event = WebhookEvent.objects.create(
+            public_id=f"evt_{MARK}", type="order.created", payload={"data": MARK}
+        )
+        webhook_delivery = WebhookDelivery.objects.create(event=event, endpoint=endpoint)
         issued = org_services.invitation_create(
             tenant=tenant,
             email=f"{MARK}-invitee@alpha.test",
@@ -239,12 +273,17 @@ def alpha_objects(alpha: TenantWorld, beta: TenantWorld) -> AlphaObjects:
         "export": export.pk,
         "invitation": issued.invitation.pk,
         "member": membership.pk,
+        "organization-export": DataExport.objects.create(tenant=tenant, error=MARK).pk,
+        "api-key": api_key.pk,
+        "webhook-endpoint": endpoint.pk,
+        "webhook-delivery": webhook_delivery.pk,
     }
     _assert_beta_lacks(beta, ids)
     return AlphaObjects(
         ids=ids,
         invitation_token=issued.token,
         refresh_token=tenant_token_pair(user=owner, tenant=tenant)["refresh"],
+        api_key=raw_key,
     )
 
 
@@ -254,6 +293,9 @@ _TENANT_MODEL_OF = {
     "customer": Customer,
     "order": Order,
     "export": Export,
+    "api-key": ApiKey,
+    "webhook-endpoint": WebhookEndpoint,
+    "webhook-delivery": WebhookDelivery,
 }
 
 
@@ -443,6 +485,11 @@ def test_the_matrix_is_generated_from_the_urlconf():
         "/api/v1/orders/<int:pk>/cancel/",
         "/api/v1/members/<int:pk>/",
         "/api/v1/exports/<int:pk>/download/",
+        "/api/v1/api-keys/<int:pk>/",
+        "/api/v1/webhooks/endpoints/<int:pk>/deliveries/",
+        "/api/v1/webhooks/endpoints/<int:pk>/rotate-secret/",
+        "/api/v1/webhooks/endpoints/<int:pk>/test/",
+        "/api/v1/webhooks/deliveries/<int:pk>/redeliver/",
     } <= templates
     assert len(PROTECTED) >= 70
 
@@ -452,6 +499,13 @@ def test_every_route_is_gated_or_deliberately_public():
     the tenant gate, or says ``dangerously_public``; nothing is open by omission."""
     ungated = [r.template for r in ALL_ROUTES if r.access == "ungated"]
     assert ungated == []
+
+
+def test_account_pages_are_allauths_under_accounts():
+    """The only views outside the gate's bases: allauth's account pages, all under
+    /accounts/ (their tenant binding is tested in tests/shared_apps/accounts)."""
+    assert ACCOUNT_ROUTES and all(r.startswith("/accounts/") for r in ACCOUNT_ROUTES)
+    assert "/accounts/login/" in ACCOUNT_ROUTES
 
 
 def test_public_routes_are_exactly_the_listed_ones():
@@ -481,6 +535,19 @@ def test_route_is_closed_to_other_tenants(route, method, alpha, beta, alpha_obje
         assert error_of(stray) == {
             "code": ErrorCode.TOKEN_NOT_VALID,
             "message": Message.TOKEN_OTHER_TENANT,
+            "fields": {},
+        }
+    assert alpha_state(alpha) == before
+
+    # (b') Alpha's API key, brought to beta's host: no such key there.
+    keyed = host_client(beta.host)
+    keyed.credentials(HTTP_AUTHORIZATION=f"Api-Key {alpha_objects.api_key}")
+    stray_key = send(keyed, method, url, body)
+    assert stray_key.status_code == 401, ("alpha key on beta", stray_key.content[:500])
+    if method != "HEAD":
+        assert error_of(stray_key) == {
+            "code": ErrorCode.AUTHENTICATION_FAILED,
+            "message": INVALID_KEY,
             "fields": {},
         }
     assert alpha_state(alpha) == before
@@ -569,7 +636,12 @@ def test_public_route_with_alpha_material_on_beta(route, method, alpha, beta, al
     assert "sessionid" not in response.cookies or not response.cookies["sessionid"].value
     if response.status_code >= 400 and method != "HEAD" and route.template.startswith("/api/"):
         error_of(response)
-    if method == "POST" and route.template.startswith("/api/"):
+    if method == "POST" and route.template == "/api/v1/auth/password/reset/":
+        # The same answer for every email (no account enumeration), and no link is mailed:
+        # alpha's owner is not a member of beta.
+        assert response.status_code == 202, response.content[:500]
+        assert [m for m in mail.outbox if "owner@alpha.test" in m.to] == []
+    elif method == "POST" and route.template.startswith("/api/"):
         # Nothing alpha holds opens anything on beta.
         assert response.status_code in (400, 401), response.content[:500]
 
