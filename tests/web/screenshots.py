@@ -88,7 +88,8 @@ def main() -> None:
             args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
         )
         try:
-            for width, suffix, pages in ((1280, "", PAGES), (375, "-375", [PAGES[0], PAGES[5], PAGES[8]])):
+            phone = [PAGES[0], PAGES[5], PAGES[8]]  # dashboard, new order, team
+            for width, suffix, pages in ((1280, "", PAGES), (375, "-375", phone)):
                 context = browser.new_context(viewport={"width": width, "height": 900})
                 context.add_cookies([{"name": "sessionid", "value": key, "url": origin + "/"}])
                 page = context.new_page()
