@@ -32,8 +32,9 @@ PAGES = [
 ]
 
 
-def session_cookie(subdomain: str, email: str) -> tuple[str, int]:
-    """A session key for ``email`` in the tenant's schema, and the newest order's id."""
+def session_cookie(subdomain: str, email: str) -> tuple[str, int, str]:
+    """A session key for ``email`` in the tenant's schema, the newest order's id and the
+    token of a fresh invitation (for the invitation page)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.development")
     import django
 
@@ -55,7 +56,16 @@ def session_cookie(subdomain: str, email: str) -> tuple[str, int]:
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         newest = Order.objects.order_by("-created", "-id").values_list("pk", flat=True).first()
-    return session.session_key or "", newest or 0
+        from shared_apps.organizations.services import invitation_create
+
+        issued = invitation_create(
+            tenant=tenant,
+            email=f"new.colleague@{subdomain}.example",
+            role="member",
+            acting_user=user,
+            accept_url="",  # the email is not the point here
+        )
+    return session.session_key or "", newest or 0, issued.token
 
 
 def main() -> None:
@@ -68,7 +78,7 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    key, newest_order = session_cookie(args.tenant, args.email)
+    key, newest_order, token = session_cookie(args.tenant, args.email)
     base = urlsplit(args.base)
     origin = f"{base.scheme}://{args.tenant}.{base.hostname}:{base.port or 80}"
     OUT.mkdir(parents=True, exist_ok=True)
@@ -78,7 +88,8 @@ def main() -> None:
             args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
         )
         try:
-            for width, suffix, pages in ((1280, "", PAGES), (375, "-375", PAGES[:1] + PAGES[5:6])):
+            phone = [PAGES[0], PAGES[5], PAGES[8]]  # dashboard, new order, team
+            for width, suffix, pages in ((1280, "", PAGES), (375, "-375", phone)):
                 context = browser.new_context(viewport={"width": width, "height": 900})
                 context.add_cookies([{"name": "sessionid", "value": key, "url": origin + "/"}])
                 page = context.new_page()
@@ -92,6 +103,12 @@ def main() -> None:
                     page.screenshot(path=str(OUT / f"{name}{suffix}.png"), full_page=True)
                     print(OUT / f"{name}{suffix}.png")
                 context.close()
+            for width, suffix in ((1280, ""), (375, "-375")):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.goto(f"{origin}/invitations/accept/?token={token}")
+                page.screenshot(path=str(OUT / f"invitation{suffix}.png"), full_page=True)
+                print(OUT / f"invitation{suffix}.png")
+                page.close()
         finally:
             browser.close()
 

@@ -358,3 +358,11 @@ def test_billing_stays_reachable_while_suspended(alpha, page_client, settings):
     # A write allowed while read-only: it reaches the service (503 here: no Stripe keys).
     assert page_client("owner").post("/app/billing/portal/").status_code == 503
     assert page_client("owner").post("/app/settings/", {"name": "X"}).status_code == 402
+
+
+def test_the_settings_page_includes_the_owners_mfa_switch(page_client):
+    html = page_client("owner").get("/app/settings/").content.decode()
+    assert 'id="mfa-requirement-title"' in html
+    assert 'name="mfa_required"' in html
+    member = page_client("member").get("/app/settings/").content.decode()
+    assert 'name="mfa_required"' not in member
