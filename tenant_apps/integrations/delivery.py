@@ -98,6 +98,9 @@ def dispatch(event_id: int) -> list[int]:
         if event is None:
             return []
         if event.dispatched_at is None:
+            from tenant_apps.integrations.events import render_pending
+
+            render_pending(event)
             now = timezone.now()
             existing = set(
                 WebhookEndpoint.objects.filter(pk__in=event.endpoint_ids).values_list(
@@ -113,7 +116,7 @@ def dispatch(event_id: int) -> list[int]:
                 ignore_conflicts=True,
             )
             event.dispatched_at = now
-            event.save(update_fields=["dispatched_at"])
+            event.save(update_fields=["dispatched_at", "payload", "object_pk"])
     return sorted(
         WebhookDelivery.objects.filter(event_id=event_id, status=DeliveryStatus.PENDING)
         .values_list("endpoint_id", flat=True)
