@@ -42,13 +42,7 @@ class PlanIncludesFeature(BasePermission):
         return True
 
 
-class FeatureGated:
-    feature: Feature
-    permission_classes = [PlanIncludesFeature]
-
-
 class ApiKeyViewSet(
-    FeatureGated,
     ListModelMixin,
     RetrieveModelMixin,
     CreateModelMixin,
@@ -58,6 +52,7 @@ class ApiKeyViewSet(
     """The tenant's API keys. ``DELETE`` revokes (the key stays listed, ``revoked``)."""
 
     feature = Feature.API_KEYS
+    permission_classes = [PlanIncludesFeature]  # after the tenant gate (ADR 0022)
     read_role = Role.ADMIN
     write_role = Role.ADMIN
     output_serializer_class = ApiKeyOutputSerializer
@@ -90,8 +85,9 @@ class ApiKeyViewSet(
         services.api_key_revoke(api_key=obj, acting_user=self.acting_user)
 
 
-class WebhookEndpointViewSet(FeatureGated, TenantCrudViewSet):
+class WebhookEndpointViewSet(TenantCrudViewSet):
     feature = Feature.WEBHOOKS
+    permission_classes = [PlanIncludesFeature]  # after the tenant gate (ADR 0022)
     read_role = Role.ADMIN
     write_role = Role.ADMIN
     output_serializer_class = WebhookEndpointOutputSerializer
@@ -142,10 +138,11 @@ class WebhookEndpointViewSet(FeatureGated, TenantCrudViewSet):
         return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 
 
-class WebhookDeliveryViewSet(FeatureGated, TenantViewSet):
+class WebhookDeliveryViewSet(TenantViewSet):
     """One delivery (an event for an endpoint): ``redeliver/`` sends it again."""
 
     feature = Feature.WEBHOOKS
+    permission_classes = [PlanIncludesFeature]  # after the tenant gate (ADR 0022)
     read_role = Role.ADMIN
     write_role = Role.ADMIN
     output_serializer_class = WebhookDeliverySerializer
