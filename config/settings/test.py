@@ -21,6 +21,8 @@ REST_FRAMEWORK = {
 # Likewise for the login lockout (tests/ops lowers it); its counts are shared by every
 # test run on the same Redis.
 LOGIN_LOCKOUT = {**LOGIN_LOCKOUT, "ACCOUNT_FAILURES": 100000, "IP_FAILURES": 100000}  # noqa: F405
+# allauth's own rate limits too (our lockout, tested on its own, replaces login_failed).
+ACCOUNT_RATE_LIMITS = False
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 # Lets several test runs share one PostgreSQL server (e.g. parallel checkouts).

@@ -26,6 +26,11 @@ class ErrorCode:
     FEATURE_NOT_IN_PLAN = "feature_not_in_plan"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     THROTTLED = "throttled"
+    MFA_REQUIRED = "mfa_required"
+    MFA_INVALID = "mfa_invalid"
+    MFA_ALREADY_ENABLED = "mfa_already_enabled"
+    MFA_NOT_ENABLED = "mfa_not_enabled"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code, not a secret
     STORAGE_UNAVAILABLE = "storage_unavailable"
     SERVER_ERROR = "server_error"
     # Raised by services (each by one domain error class).
@@ -56,6 +61,13 @@ class Message:
     )
     PAYLOAD_TOO_LARGE = "The request body is too large."
     TOKEN_OTHER_TENANT = "This token was not issued for this organisation."  # noqa: S105
+    MFA_REQUIRED = "This account uses two-factor authentication: send the current code as otp."
+    MFA_INVALID = "The two-factor code is wrong, expired or already used."
+    MFA_ALREADY_ENABLED = "Two-factor authentication is already on; turn it off first."
+    MFA_NOT_ENABLED = "Two-factor authentication is not on for this account."
+    MFA_SETUP_NOT_STARTED = "Start the set-up first (POST me/mfa/totp/), then confirm its code."
+    INVALID_TOKEN = "This link or token is unknown, used or expired."  # noqa: S105
+    TOKEN_REVOKED = "This token was revoked (the password changed)."  # noqa: S105
     STORAGE_UNAVAILABLE = "File storage is unavailable right now; try again in a minute."
 
 
@@ -117,6 +129,30 @@ class RoleRequired(TesseraError):
 
     def __init__(self, needed_label: str):
         super().__init__(f"This action needs the {needed_label} role or higher.")
+
+
+class MfaRequired(TesseraError):
+    code = ErrorCode.MFA_REQUIRED
+    http_status = 401
+    message = Message.MFA_REQUIRED
+
+
+class MfaInvalid(TesseraError):
+    code = ErrorCode.MFA_INVALID
+    http_status = 401
+    message = Message.MFA_INVALID
+
+
+class MfaConflict(TesseraError):
+    code = ErrorCode.MFA_ALREADY_ENABLED
+    http_status = 409
+    message = Message.MFA_ALREADY_ENABLED
+
+
+class InvalidToken(TesseraError):
+    code = ErrorCode.INVALID_TOKEN
+    http_status = 400
+    message = Message.INVALID_TOKEN
 
 
 class PlanLimitExceeded(TesseraError):

@@ -50,7 +50,7 @@ class TesseraAutoSchema(AutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        if getattr(self.view, "permission_classes", None) and self._is_public():
+        if self._is_public():
             errors = {
                 "400": _ERRORS_ON_WRITE["400"],
                 "401": "Wrong credentials, or a token/invitation not issued for this tenant.",
@@ -68,9 +68,13 @@ class TesseraAutoSchema(AutoSchema):
         return responses
 
     def _is_public(self) -> bool:
+        """A tenant view that opts out of the gate (``dangerously_public``), or a
+        public-host view open to anyone (``PublicEndpoint``)."""
         from tenants.permissions import PublicEndpoint
 
+        if getattr(self.view, "dangerously_public", ""):
+            return True
         return any(
             isinstance(p, type) and issubclass(p, PublicEndpoint)
-            for p in getattr(self.view, "permission_classes", [])
+            for p in getattr(self.view, "permission_classes", None) or []
         )

@@ -5,11 +5,10 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing.entitlements import Feature, require_feature
+from billing.entitlements import Feature
 from shared_apps.core.viewsets import (
     CreateModelMixin,
     DestroyModelMixin,
@@ -30,16 +29,6 @@ from tenant_apps.integrations.serializers import (
     WebhookEndpointOutputSerializer,
     WebhookEndpointSecretSerializer,
 )
-from tenants.context import current_tenant
-
-
-class PlanIncludesFeature(BasePermission):
-    """After the tenant gate (which runs first, ADR 0022): 402 ``feature_not_in_plan``
-    unless the tenant's plan includes the view's ``feature``."""
-
-    def has_permission(self, request, view) -> bool:
-        require_feature(current_tenant(), view.feature)
-        return True
 
 
 class ApiKeyViewSet(
@@ -51,8 +40,7 @@ class ApiKeyViewSet(
 ):
     """The tenant's API keys. ``DELETE`` revokes (the key stays listed, ``revoked``)."""
 
-    feature = Feature.API_KEYS
-    permission_classes = [PlanIncludesFeature]  # after the tenant gate (ADR 0022)
+    required_feature = Feature.API_KEYS
     read_role = Role.ADMIN
     write_role = Role.ADMIN
     output_serializer_class = ApiKeyOutputSerializer
@@ -86,8 +74,7 @@ class ApiKeyViewSet(
 
 
 class WebhookEndpointViewSet(TenantCrudViewSet):
-    feature = Feature.WEBHOOKS
-    permission_classes = [PlanIncludesFeature]  # after the tenant gate (ADR 0022)
+    required_feature = Feature.WEBHOOKS
     read_role = Role.ADMIN
     write_role = Role.ADMIN
     output_serializer_class = WebhookEndpointOutputSerializer
@@ -141,8 +128,7 @@ class WebhookEndpointViewSet(TenantCrudViewSet):
 class WebhookDeliveryViewSet(TenantViewSet):
     """One delivery (an event for an endpoint): ``redeliver/`` sends it again."""
 
-    feature = Feature.WEBHOOKS
-    permission_classes = [PlanIncludesFeature]  # after the tenant gate (ADR 0022)
+    required_feature = Feature.WEBHOOKS
     read_role = Role.ADMIN
     write_role = Role.ADMIN
     output_serializer_class = WebhookDeliverySerializer

@@ -125,12 +125,22 @@ def _access(callback, view_class) -> str:
     return "gated" if view_class.implements_gate else "ungated"
 
 
+ACCOUNT_PAGES_MODULE = "allauth."
+ACCOUNT_ROUTES: list[str] = []
+
+
 def _walk(patterns, prefix: str = "/"):
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
         elif isinstance(pattern, URLPattern):
             callback = pattern.callback
+            if callback.__module__.startswith(ACCOUNT_PAGES_MODULE):
+                # The person's own account (sign-in, reset, email, MFA): allauth's views,
+                # member-only sign-in through the project's adapter; tested in
+                # tests/shared_apps/accounts, including from the other tenant's host.
+                ACCOUNT_ROUTES.append(prefix + str(pattern.pattern))
+                continue
             view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
             assert view_class is not None, f"{prefix}{pattern.pattern} is not a class-based view"
             yield Route(
@@ -145,14 +155,21 @@ def _walk(patterns, prefix: str = "/"):
             )
 
 
-ROUTES = list(_walk(get_resolver("config.urls_tenant").url_patterns))
+# Every route of a tenant host; the API's, probed below; the web app's pages are probed
+# the same way, as a browser would, in tests/web/test_cross_tenant_pages.py.
+ALL_ROUTES = list(_walk(get_resolver("config.urls_tenant").url_patterns))
+ROUTES = [route for route in ALL_ROUTES if route.template.startswith("/api/")]
+PAGE_ROUTES = [route for route in ALL_ROUTES if not route.template.startswith("/api/")]
 
 # Deliberately public routes (route template → methods). Everything else needs a member.
 PUBLIC_ROUTES = {
-    "/": ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"),  # redirect to docs
+    "/invitations/accept/": ("GET", "HEAD", "OPTIONS", "POST"),  # the token is the proof
     "/api/v1/auth/token/": ("OPTIONS", "POST"),
     "/api/v1/auth/token/refresh/": ("OPTIONS", "POST"),
     "/api/v1/auth/session/": ("DELETE", "OPTIONS", "POST"),
+    # A reset link is asked for by email and used with its token (bound to this host).
+    "/api/v1/auth/password/reset/": ("OPTIONS", "POST"),
+    "/api/v1/auth/password/reset/confirm/": ("OPTIONS", "POST"),
     "/api/v1/invitations/accept/": ("OPTIONS", "POST"),
     "/api/v1/schema/": ("GET", "HEAD", "OPTIONS"),
     "/api/v1/docs/": ("GET", "HEAD"),
@@ -176,7 +193,7 @@ PROTECTED = [
 ]
 PUBLIC = [
     _param(route, method)
-    for route in ROUTES
+    for route in ALL_ROUTES
     if route.template in PUBLIC_ROUTES
     for method in route.methods
 ]
@@ -477,14 +494,21 @@ def test_the_matrix_is_generated_from_the_urlconf():
 def test_every_route_is_gated_or_deliberately_public():
     """Tenancy by construction: every view of a tenant host sits below a base that runs
     the tenant gate, or says ``dangerously_public``; nothing is open by omission."""
-    ungated = [r.template for r in ROUTES if r.access == "ungated"]
+    ungated = [r.template for r in ALL_ROUTES if r.access == "ungated"]
     assert ungated == []
+
+
+def test_account_pages_are_allauths_under_accounts():
+    """The only views outside the gate's bases: allauth's account pages, all under
+    /accounts/ (their tenant binding is tested in tests/shared_apps/accounts)."""
+    assert ACCOUNT_ROUTES and all(r.startswith("/accounts/") for r in ACCOUNT_ROUTES)
+    assert "/accounts/login/" in ACCOUNT_ROUTES
 
 
 def test_public_routes_are_exactly_the_listed_ones():
     """A view that opts out of membership must be listed here on purpose (the anonymous
     probe in the matrix would also catch it, at run time)."""
-    opted_out = {r.template: r.methods for r in ROUTES if r.opted_out}
+    opted_out = {r.template: r.methods for r in ALL_ROUTES if r.opted_out}
     assert opted_out == PUBLIC_ROUTES
 
 
@@ -607,7 +631,7 @@ def test_public_route_with_alpha_material_on_beta(route, method, alpha, beta, al
     )
     assert_no_alpha_data(response)
     assert "sessionid" not in response.cookies or not response.cookies["sessionid"].value
-    if response.status_code >= 400 and method != "HEAD":
+    if response.status_code >= 400 and method != "HEAD" and route.template.startswith("/api/"):
         error_of(response)
     if method == "POST" and route.template.startswith("/api/"):
         # Nothing alpha holds opens anything on beta.
@@ -695,7 +719,7 @@ def test_schema_and_docs_on_beta_are_public_and_carry_no_tenant_data(beta, alpha
     assert_no_alpha_data(docs)
 
 
-def test_root_redirects_to_docs(beta):
+def test_root_is_the_web_app_behind_its_login(beta):
     response = host_client(beta.host).get("/")
     assert response.status_code == 302
-    assert response["Location"] == "/api/v1/docs/"
+    assert response["Location"] == "/accounts/login/?next=/"
