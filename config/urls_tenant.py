@@ -43,6 +43,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("tenant_apps.audit.urls")),
     path("", include("tenant_apps.integrations.urls")),
     path("", include("billing.urls")),
+    path("", include("tenants.data.urls")),
     path("schema/", SchemaApi.as_view(), name="schema"),
     # The split view serves its init script from this URL: no inline script (CSP).
     path("docs/", SwaggerDocsView.as_view(url_name="schema"), name="docs"),
