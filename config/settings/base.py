@@ -353,6 +353,7 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "tenant_apps.orders.models.OrderStatus",
         "ExportStatusEnum": "tenant_apps.exports.models.ExportStatus",
         "RoleEnum": "shared_apps.organizations.roles.Role",
+        "ApiKeyRoleEnum": "tenant_apps.integrations.models.ApiKeyRole",
     },
     "COMPONENT_SPLIT_REQUEST": True,
 }
