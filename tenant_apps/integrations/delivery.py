@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -98,6 +99,9 @@ def dispatch(event_id: int) -> list[int]:
         if event is None:
             return []
         if event.dispatched_at is None:
+            from tenant_apps.integrations.events import render_pending
+
+            render_pending(event)
             now = timezone.now()
             existing = set(
                 WebhookEndpoint.objects.filter(pk__in=event.endpoint_ids).values_list(
@@ -113,7 +117,7 @@ def dispatch(event_id: int) -> list[int]:
                 ignore_conflicts=True,
             )
             event.dispatched_at = now
-            event.save(update_fields=["dispatched_at"])
+            event.save(update_fields=["dispatched_at", "payload", "object_pk"])
     return sorted(
         WebhookDelivery.objects.filter(event_id=event_id, status=DeliveryStatus.PENDING)
         .values_list("endpoint_id", flat=True)
@@ -277,3 +281,28 @@ def deliver_next(endpoint_id: int) -> tuple[str, float | None]:
     delay = record(claim, response, started_at)
     ok = response.status_code is not None and 200 <= response.status_code < 300
     return ("sent" if ok else "failed"), delay
+
+
+def deliver_batch(endpoint_id: int, *, limit: int, seconds: float) -> tuple[str, int, float | None]:
+    """Send the endpoint's due deliveries one after another, up to ``limit`` or for
+    ``seconds``. The record of each attempt and the claim of the next one share one
+    transaction (one commit per delivery, not two). Returns (last outcome, attempts,
+    seconds until the failed delivery's retry)."""
+    started = time.monotonic()
+    claim = claim_next(endpoint_id)
+    attempts = 0
+    while isinstance(claim, Claim):
+        started_at = timezone.now()
+        response = send(claim)
+        attempts += 1
+        ok = response.status_code is not None and 200 <= response.status_code < 300
+        more = ok and attempts < limit and time.monotonic() - started < seconds
+        with transaction.atomic():
+            delay = record(claim, response, started_at)
+            following = claim_next(endpoint_id) if more else None
+        if not ok:
+            return "failed", attempts, delay
+        if not more:
+            return "more", attempts, None
+        claim = following
+    return ("busy" if claim == BUSY else "idle"), attempts, None

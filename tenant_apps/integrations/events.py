@@ -2,12 +2,15 @@
 
 Services call ``event_record(EventType.ORDER_CREATED, order)`` inside their transaction,
 after the write. When no enabled endpoint of the tenant subscribes to the type, that is
-one query and nothing else. Otherwise the body is rendered now, with the API's own detail
-serializer (a snapshot of the object as the change left it), and stored as a
-``WebhookEvent`` row in the same transaction: a rolled-back write leaves no event, a
-committed one always has its row. After commit one task is queued (``bulk``) that
-creates the deliveries and sends them; if that enqueue is lost (a crash between commit
-and enqueue, Redis down), the sweeper finds the row and does it.
+one query and nothing else. Otherwise a ``WebhookEvent`` row is written in the same
+transaction (one INSERT): a rolled-back write leaves no event, a committed one always
+has its row. After commit one task is queued (``bulk``) that renders ``data`` with the
+API's own detail serializer, creates the deliveries and sends them; if that enqueue is
+lost (a crash between commit and enqueue, Redis down), the sweeper finds the row and
+does it. ``data`` is thus the object as the API shows it when the event is dispatched,
+normally milliseconds after the commit (ADR 0021 weighs this against rendering inside
+the request). Events about an object that the write deletes (``member.removed``) are
+rendered in the request, since nothing is left to render afterwards.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models, transaction
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
@@ -63,10 +67,20 @@ def _customer(customer: Any) -> Any:
 
 
 def _member(membership: Any) -> Any:
+    from shared_apps.organizations.models import OrganizationUser
     from shared_apps.organizations.serializers import MemberOutputSerializer
 
+    if not isinstance(membership, OrganizationUser):  # a reference: read it (scoped)
+        membership = (
+            OrganizationUser.objects.for_tenant(current_tenant())
+            .select_related("user")
+            .get(pk=membership.pk)
+        )
     return MemberOutputSerializer(membership).data
 
+
+# Rendered inside the request: the object does not outlive the write.
+RENDER_AT_WRITE = frozenset({EventType.MEMBER_REMOVED})
 
 # Event type → the API's detail shape of its object.
 RENDERERS: dict[str, Callable[[Any], Any]] = {
@@ -100,10 +114,15 @@ def _enqueue_dispatch(event_id: int) -> None:
 
 
 def outbox_write(
-    *, event_type: str, data: Any, endpoint_ids: list[int], tenant: Any
+    *,
+    event_type: str,
+    data: Any,
+    endpoint_ids: list[int],
+    tenant: Any,
+    object_pk: int | None = None,
 ) -> WebhookEvent:
     """Write the outbox row (inside the caller's transaction) and queue its dispatch for
-    after commit."""
+    after commit. With ``object_pk`` (and ``data`` None) the dispatch renders ``data``."""
     public_id = new_event_id()
     event = WebhookEvent.objects.create(
         public_id=public_id,
@@ -113,9 +132,10 @@ def outbox_write(
             "type": event_type,
             "created": timezone.now().isoformat().replace("+00:00", "Z"),
             "tenant": tenant.subdomain,
-            "data": _jsonable(data),
+            "data": None if object_pk is not None else _jsonable(data),
         },
         endpoint_ids=endpoint_ids,
+        object_pk=object_pk,
     )
     event_id = event.pk
     transaction.on_commit(lambda: _enqueue_dispatch(event_id))
@@ -135,9 +155,36 @@ def event_record(event_type: str, target: Any) -> WebhookEvent | None:
     tenant = current_tenant()
     if not has_feature(tenant, Feature.WEBHOOKS):  # downgraded: endpoints stay, nothing sent
         return None
+    if event_type in RENDER_AT_WRITE:
+        return outbox_write(
+            event_type=event_type,
+            data=RENDERERS[event_type](target),
+            endpoint_ids=endpoint_ids,
+            tenant=tenant,
+        )
     return outbox_write(
         event_type=event_type,
-        data=RENDERERS[event_type](target),
+        data=None,
         endpoint_ids=endpoint_ids,
         tenant=tenant,
+        object_pk=target.pk,
     )
+
+
+class _Ref:
+    def __init__(self, pk: int) -> None:
+        self.pk = pk
+
+
+def render_pending(event: WebhookEvent) -> None:
+    """Fill in ``data`` of an event recorded with an object reference (the dispatch
+    calls it once, before any delivery exists). An object deleted meanwhile is sent as
+    ``{"id": pk, "deleted": true}``."""
+    if event.object_pk is None:
+        return
+    try:
+        data = RENDERERS[event.type](_Ref(event.object_pk))
+    except ObjectDoesNotExist:
+        data = {"id": event.object_pk, "deleted": True}
+    event.payload = {**event.payload, "data": _jsonable(data)}
+    event.object_pk = None

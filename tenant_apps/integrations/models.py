@@ -92,6 +92,9 @@ class WebhookEvent(models.Model):
     public_id = models.CharField(max_length=40, unique=True)  # evt_...
     type = models.CharField(max_length=64)
     payload = models.JSONField()  # the whole body sent, {"id", "type", ...}
+    # Set while ``payload["data"]`` is still to be rendered (by the dispatch, after
+    # commit): the primary key of the object the event is about.
+    object_pk = models.BigIntegerField(null=True, blank=True)
     # The endpoints subscribed when it happened; their deliveries are created by the
     # dispatch task after commit (dispatched_at set), or by the sweeper if that was lost.
     endpoint_ids = models.JSONField(default=list)

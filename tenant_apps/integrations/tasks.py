@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 
 from django.db.models import Q
@@ -34,20 +33,16 @@ def dispatch_webhook_event(event_id: int) -> int:
 @tenant_task(queue="bulk", name="tenant_apps.integrations.tasks.deliver_webhooks")
 def deliver_webhooks(endpoint_id: int) -> int:
     """Send the endpoint's due deliveries, oldest first; returns how many were sent."""
-    started = time.monotonic()
-    attempts = 0
-    while attempts < BATCH_DELIVERIES and time.monotonic() - started < BATCH_SECONDS:
-        outcome, retry_in = delivery.deliver_next(endpoint_id)
-        if outcome in ("idle", delivery.BUSY):
-            return attempts
-        attempts += 1
-        if outcome == "failed":
-            if retry_in is not None and retry_in <= delivery.COUNTDOWN_LIMIT:
-                deliver_webhooks.apply_async(args=[endpoint_id], countdown=retry_in)
-            # A failing endpoint gets one attempt per task: its next ones wait for their
-            # retry time, and other endpoints are not kept waiting behind it.
-            return attempts
-    deliver_webhooks.delay(endpoint_id)  # more may be due: a fresh task continues
+    outcome, attempts, retry_in = delivery.deliver_batch(
+        endpoint_id, limit=BATCH_DELIVERIES, seconds=BATCH_SECONDS
+    )
+    if outcome == "failed":
+        if retry_in is not None and retry_in <= delivery.COUNTDOWN_LIMIT:
+            deliver_webhooks.apply_async(args=[endpoint_id], countdown=retry_in)
+        # A failing endpoint gets one attempt per task: its next ones wait for their
+        # retry time, and other endpoints are not kept waiting behind it.
+    elif outcome == "more":
+        deliver_webhooks.delay(endpoint_id)  # more may be due: a fresh task continues
     return attempts
 
 

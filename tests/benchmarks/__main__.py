@@ -17,6 +17,8 @@ e. Celery fan-out vs the same tasks without tenant switching, and one connection
    fan-out reaches every live tenant, so no other tenant may exist yet.
 b. SQL statements per tenant request beyond the same request with tenancy switched off.
 g. (first half) routing time and sign-up at 10 tenants.
+h. outgoing webhooks: an order write with 3 subscribed endpoints vs none, and deliveries
+   per second to a local receiver (``tests/benchmarks/webhooks.py``).
 a, f. requests/s and latency of tenant list endpoints under ``wrk`` against gunicorn,
    vs the same endpoints with tenancy switched off (``tests/benchmarks/web.py``).
 c. sign-up p50, pool vs stock, with 0 and 50 extra no-op tenant migrations
@@ -776,8 +778,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default="bench-results.json")
     parser.add_argument(
         "--only",
-        default="celery,statements,http,signup,migrate,scale",
-        help="comma-separated subset of: celery,statements,http,signup,migrate,scale",
+        default="celery,statements,http,webhooks,signup,migrate,scale",
+        help="comma-separated subset of: celery,statements,http,webhooks,signup,migrate,scale",
     )
     args = parser.parse_args(argv)
     sizes = SIZES["full" if args.full else "default"]
@@ -808,6 +810,10 @@ def main(argv: list[str] | None = None) -> int:
                 rows += section(
                     "http", lambda: bench_http(runs=args.runs, seconds=sizes["duration"])
                 )
+            if "webhooks" in only:
+                from tests.benchmarks import webhooks
+
+                rows += section("webhooks", lambda: webhooks.run(runs=args.runs))
             if "signup" in only:
                 rows += section("signup", lambda: bench_signup(runs=args.runs, database=database))
             if "migrate" in only:

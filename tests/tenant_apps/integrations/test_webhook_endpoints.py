@@ -174,6 +174,10 @@ def test_order_created_snapshots_the_api_detail(alpha):
     connection.set_tenant(alpha.tenant)
     event = WebhookEvent.objects.get(type="order.created")
     assert event.endpoint_ids == [endpoint["id"]] and event.dispatched_at is None
+    assert event.payload["data"] is None and event.object_pk == response.json()["id"]
+    delivery.dispatch(event.pk)  # what the worker does first, after commit
+    event.refresh_from_db()
+    assert event.object_pk is None and event.dispatched_at is not None
     assert set(event.payload) == {"id", "type", "created", "tenant", "data"}
     assert event.payload["tenant"] == "alpha" and event.payload["id"] == event.public_id
     assert event.payload["data"] == response.json()
@@ -224,3 +228,49 @@ def test_retry_schedule_has_jitter_and_an_end(settings):
     assert 80 <= delivery.retry_delay(2) <= 120
     assert delivery.retry_delay(3) is None
     assert sum(__import__("django.conf").conf.settings.WEBHOOK_RETRY_SCHEDULE) == 110
+
+
+def test_member_events_carry_the_members_api_shape(alpha):
+    from shared_apps.organizations import services as org_services
+    from shared_apps.organizations.models import OrganizationUser
+
+    create_endpoint(alpha, events=["member.joined", "member.removed"])
+    tenant = alpha.tenant
+    connection.set_tenant(tenant)
+    issued = org_services.invitation_create(
+        tenant=tenant,
+        email="newcomer@alpha.test",
+        role="viewer",
+        acting_user=alpha.user("owner"),
+        accept_url="http://alpha.localhost/invitations/accept/",
+    )
+    membership = org_services.invitation_accept(
+        tenant=tenant, token=issued.token, password="Zq7!vX9#mK2$wL5^"
+    )
+    joined = WebhookEvent.objects.get(type="member.joined")
+    delivery.dispatch(joined.pk)
+    joined.refresh_from_db()
+    assert joined.payload["data"]["email"] == "newcomer@alpha.test"
+    assert joined.payload["data"]["role"] == "viewer"
+    org_services.member_remove(
+        tenant=tenant,
+        membership=OrganizationUser.objects.get(pk=membership.pk),
+        acting_user=alpha.user("owner"),
+    )
+    removed = WebhookEvent.objects.get(type="member.removed")
+    assert removed.payload["data"]["id"] == membership.pk  # rendered before it was gone
+    assert removed.object_pk is None
+
+
+def test_an_object_deleted_before_dispatch_is_sent_as_deleted(alpha):
+    create_endpoint(alpha, events=["customer.created"])
+    connection.set_tenant(alpha.tenant)
+    from tenant_apps.orders.models import Customer
+    from tenant_apps.orders.services import customer_create
+
+    customer = customer_create(name="Brief", email="brief@x.test", acting_user=None)
+    Customer.objects.filter(pk=customer.pk).delete()
+    event = WebhookEvent.objects.get()
+    delivery.dispatch(event.pk)
+    event.refresh_from_db()
+    assert event.payload["data"] == {"id": customer.pk, "deleted": True}

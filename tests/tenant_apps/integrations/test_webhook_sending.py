@@ -190,3 +190,21 @@ def test_deliveries_log_and_redeliver_through_the_api(alpha, receiver):
     ids = [r.headers["webhook-id"] for r in receiver.received("/ok")]
     assert ids.count(row.event.public_id) == 2
     assert list(row.attempt_log.values_list("number", flat=True)) == [1, 2]
+
+
+def test_a_batch_sends_the_backlog_in_order_and_stops_at_a_failure(in_alpha, receiver):
+    endpoint = _endpoint(receiver, "/ok")
+    rows = [_due(endpoint, in_alpha) for _ in range(3)]
+    before = len(receiver.received("/ok"))
+    assert delivery.deliver_batch(endpoint.pk, limit=10, seconds=10) == ("idle", 3, None)
+    got = receiver.received("/ok")[before:]
+    assert [r.headers["webhook-id"] for r in got] == [r.event.public_id for r in rows]
+    assert delivery.deliver_batch(endpoint.pk, limit=10, seconds=10) == ("idle", 0, None)
+    _due(endpoint, in_alpha)
+    _due(endpoint, in_alpha)
+    assert delivery.deliver_batch(endpoint.pk, limit=1, seconds=10) == ("more", 1, None)
+    failing = _endpoint(receiver, "/status/500")
+    _due(failing, in_alpha)
+    _due(failing, in_alpha)
+    outcome, attempts, retry_in = delivery.deliver_batch(failing.pk, limit=10, seconds=10)
+    assert (outcome, attempts) == ("failed", 1) and retry_in is not None
