@@ -26,6 +26,7 @@ class ErrorCode:
     PAYLOAD_TOO_LARGE = "payload_too_large"
     THROTTLED = "throttled"
     SERVER_ERROR = "server_error"
+    DATABASE_UNAVAILABLE = "database_unavailable"
 
 
 class Message:
@@ -39,6 +40,7 @@ class Message:
     )
     PAYLOAD_TOO_LARGE = "The request body is too large."
     TOKEN_OTHER_TENANT = "This token was not issued for this organisation."  # noqa: S105
+    DATABASE_UNAVAILABLE = "The database is busy or unavailable; retry shortly."
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
