@@ -116,7 +116,7 @@ class PgBouncer:
 
     def start(self, timeout: float = 10) -> PgBouncer:
         kwargs = {"user": self.run_as} if self.run_as else {}
-        self.process = subprocess.Popen(  # noqa: S603 - fixed binary, our own config
+        self.process = subprocess.Popen(
             [self.binary, str(self.directory / "pgbouncer.ini")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,

@@ -41,9 +41,8 @@ class StatementFailsApi(APIView):
 
     def get(self, request: Request) -> Response:
         try:
-            with transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT 1 / 0")
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT 1 / 0")
         except DatabaseError:
             pass
         return Response({"schemas": [_current_schema()]})

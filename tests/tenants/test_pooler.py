@@ -86,7 +86,7 @@ def catalog(django_db_setup, django_db_blocker) -> Iterator[None]:
         yield
     finally:
         with django_db_blocker.unblock():
-            for subdomain, schema in TENANTS.items():
+            for schema in TENANTS.values():
                 with schema_context(schema):
                     Product.objects.filter(name__startswith="alpha-").delete()
                     Product.objects.filter(name__startswith="beta-").delete()
@@ -111,7 +111,7 @@ def tokens(django_db_setup, django_db_blocker) -> dict[str, str]:
 def _web_environment(bouncer: PgBouncer) -> dict[str, str]:
     return {
         "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108
+        "HOME": os.environ.get("HOME", "/tmp"),
         "DJANGO_SETTINGS_MODULE": "tests.tenants.pooler_settings",
         "SECRET_KEY": "pooler-tests-" + "x" * 40,
         "JWT_SIGNING_KEY": settings.SIMPLE_JWT["SIGNING_KEY"],
@@ -134,9 +134,17 @@ def _web_environment(bouncer: PgBouncer) -> dict[str, str]:
 def web(bouncer, catalog, tokens) -> Iterator[Web]:
     log = bouncer.directory / "gunicorn.log"
     with log.open("w") as output:
-        process = subprocess.Popen(  # noqa: S603 - our own server
-            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
-            + ["--bind", f"127.0.0.1:{WEB_PORT}", "config.wsgi:application"],
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                "gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{WEB_PORT}",
+                "config.wsgi:application",
+            ],
             cwd=ROOT,
             env=_web_environment(bouncer),
             stdout=output,
@@ -317,18 +325,18 @@ def _summary(outcomes: list[Outcome]) -> dict:
     return {
         "requests": len(outcomes),
         "wrong_tenant_rows": sum(o.wrong for o in outcomes),
-        "statuses": dict(Counter((o.kind, o.status) for o in outcomes)),
+        "statuses": dict(Counter(f"{o.kind} {o.status}" for o in outcomes)),
     }
 
 
 def _unexpected(outcomes: list[Outcome]) -> list[Outcome]:
-    return [o for o in outcomes if o.status != EXPECTED[o.kind] or o.detail and o.kind == "list"]
+    return [o for o in outcomes if o.status != EXPECTED[o.kind] or (o.detail and o.kind == "list")]
 
 
 def _products(schema: str, prefix: str) -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(
-            f'SELECT name FROM "{schema}".catalog_product WHERE name LIKE %s',  # noqa: S608
+            f'SELECT name FROM "{schema}".catalog_product WHERE name LIKE %s',
             [prefix + "%"],
         )
         return [row[0] for row in cursor.fetchall()]
@@ -565,7 +573,7 @@ def _manage(bouncer: PgBouncer, *args: str) -> subprocess.CompletedProcess:
             connection.settings_dict["NAME"], application_name=APPLICATION_NAME
         ),
     }
-    return subprocess.run(  # noqa: S603 - our own command
+    return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=env,
@@ -635,7 +643,7 @@ def test_run_for_tenants_through_the_pooler(bouncer):
             key = f"pooler{uuid.uuid4().hex[:20]}"
             keys[schema] = key
             cursor.execute(
-                f'INSERT INTO "{schema}".django_session (session_key, session_data, expire_date)'  # noqa: S608
+                f'INSERT INTO "{schema}".django_session (session_key, session_data, expire_date)'
                 " VALUES (%s, '', %s)",
                 [key, expired],
             )
@@ -652,7 +660,7 @@ def test_run_for_tenants_through_the_pooler(bouncer):
         with connection.cursor() as cursor:
             for schema, key in keys.items():
                 cursor.execute(
-                    f'SELECT count(*) FROM "{schema}".django_session WHERE session_key = %s',  # noqa: S608
+                    f'SELECT count(*) FROM "{schema}".django_session WHERE session_key = %s',
                     [key],
                 )
                 remaining[schema] = cursor.fetchone()[0]
@@ -662,7 +670,7 @@ def test_run_for_tenants_through_the_pooler(bouncer):
         with connection.cursor() as cursor:
             for schema, key in keys.items():
                 cursor.execute(
-                    f'DELETE FROM "{schema}".django_session WHERE session_key = %s',  # noqa: S608
+                    f'DELETE FROM "{schema}".django_session WHERE session_key = %s',
                     [key],
                 )
 
@@ -684,13 +692,13 @@ def test_advisory_locks_hold_behind_the_pooler(bouncer):
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": bouncer.url(connection.settings_dict["NAME"]),
     }
-    holder = subprocess.Popen(  # noqa: S603
+    holder = subprocess.Popen(
         [sys.executable, "-c", script, "3"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
     )
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "first True"
-        second = subprocess.run(  # noqa: S603
+        second = subprocess.run(
             [sys.executable, "-c", script, "0"],
             cwd=ROOT,
             env=env,
@@ -702,7 +710,7 @@ def test_advisory_locks_hold_behind_the_pooler(bouncer):
         assert second.stdout.strip() == "first False", second.stdout + second.stderr
     finally:
         holder.wait(timeout=30)
-    third = subprocess.run(  # noqa: S603
+    third = subprocess.run(
         [sys.executable, "-c", script, "0"],
         cwd=ROOT,
         env=env,
