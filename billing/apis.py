@@ -4,7 +4,6 @@ suspended tenant must be able to pay."""
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from billing import services
 from billing.selectors import billing_overview
@@ -14,8 +13,8 @@ from billing.serializers import (
     SessionUrlSerializer,
 )
 from shared_apps.core.openapi import ErrorSerializer
+from shared_apps.core.viewsets import TenantAPIView
 from shared_apps.organizations.roles import Role
-from tenants.authentication import request_tenant
 
 STRIPE_ERRORS = {
     502: OpenApiResponse(ErrorSerializer, description="Stripe refused the request (stripe_error)."),
@@ -30,15 +29,13 @@ def _app_url(request: Request, path: str = "/api/v1/billing/") -> str:
     return request.build_absolute_uri(path)
 
 
-class BillingApi(APIView):
+class BillingApi(TenantAPIView):
     @extend_schema(responses=BillingOverviewSerializer)
     def get(self, request: Request) -> Response:
-        return Response(
-            BillingOverviewSerializer(billing_overview(tenant=request_tenant(request))).data
-        )
+        return Response(BillingOverviewSerializer(billing_overview(tenant=self.tenant)).data)
 
 
-class CheckoutApi(APIView):
+class CheckoutApi(TenantAPIView):
     write_role = Role.OWNER
     writes_allowed_when_read_only = True
 
@@ -49,7 +46,7 @@ class CheckoutApi(APIView):
         data = CheckoutInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         session = services.checkout_session_create(
-            tenant=request_tenant(request),
+            tenant=self.tenant,
             plan_code=data.validated_data["plan"],
             success_url=_app_url(request) + "?checkout=success",
             cancel_url=_app_url(request) + "?checkout=canceled",
@@ -58,14 +55,14 @@ class CheckoutApi(APIView):
         return Response({"url": session.url})
 
 
-class PortalApi(APIView):
+class PortalApi(TenantAPIView):
     write_role = Role.OWNER
     writes_allowed_when_read_only = True
 
     @extend_schema(request=None, responses={200: SessionUrlSerializer, **STRIPE_ERRORS})
     def post(self, request: Request) -> Response:
         session = services.portal_session_create(
-            tenant=request_tenant(request),
+            tenant=self.tenant,
             return_url=_app_url(request),
             request_key=request.headers.get("Idempotency-Key"),
         )

@@ -35,29 +35,21 @@ def month_start():
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def _members(tenant: Tenant) -> int:
-    from shared_apps.organizations.models import OrganizationUser
-
-    return OrganizationUser.objects.filter(organization_id=tenant.organization_id).count()
-
-
-def _products(tenant: Tenant) -> int:
-    from tenant_apps.catalog.models import Product
-
-    return Product.objects.count()
+# Each app that owns a counted thing registers how to count it (``usage_counter``), so
+# billing imports none of their models and they import billing only for the check.
+_USAGE: dict[Limit, Callable[[Tenant], int]] = {}
 
 
-def _orders_this_month(tenant: Tenant) -> int:
-    from tenant_apps.orders.models import Order
+def usage_counter(limit: Limit) -> Callable[[Callable[[Tenant], int]], Callable[[Tenant], int]]:
+    """Register ``counter(tenant) -> int`` as the usage of ``limit`` (once per limit)."""
 
-    return Order.objects.filter(created__gte=month_start()).count()
+    def register(counter: Callable[[Tenant], int]) -> Callable[[Tenant], int]:
+        if _USAGE.get(limit, counter) is not counter:
+            raise RuntimeError(f"usage of {limit} is counted twice")
+        _USAGE[limit] = counter
+        return counter
 
-
-_USAGE: dict[Limit, Callable[[Tenant], int]] = {
-    Limit.MEMBERS: _members,
-    Limit.PRODUCTS: _products,
-    Limit.ORDERS_PER_MONTH: _orders_this_month,
-}
+    return register
 
 
 def limit_of(tenant: Tenant, limit: Limit) -> int | None:
@@ -65,6 +57,7 @@ def limit_of(tenant: Tenant, limit: Limit) -> int | None:
 
 
 def usage_of(tenant: Tenant, limit: Limit) -> int:
+    """The tenant's current usage of ``limit`` (counted by the app that registered it)."""
     return _USAGE[limit](tenant)
 
 

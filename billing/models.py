@@ -1,5 +1,7 @@
 from django.db import models
 
+from tenants.scoping import TenantOwned, TenantOwnedManager
+
 
 class Plan(models.Model):
     """A price list entry. Limits are enforced by the tenant apps' services; None = unlimited."""
@@ -21,8 +23,10 @@ class Plan(models.Model):
         return self.name
 
 
-class BillingAccount(models.Model):
+class BillingAccount(TenantOwned, models.Model):
     """A tenant's link to Stripe and the latest subscription state synced from it."""
+
+    tenant_owner = "tenant"
 
     tenant = models.OneToOneField(
         "tenants.Tenant", on_delete=models.CASCADE, related_name="billing_account"
@@ -33,6 +37,8 @@ class BillingAccount(models.Model):
     current_period_end = models.DateTimeField(null=True, blank=True)
     past_due_since = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantOwnedManager()
 
     def __str__(self) -> str:
         return f"billing for {self.tenant_id}"
@@ -75,14 +81,18 @@ class WebhookEvent(models.Model):
         return f"{self.type} {self.stripe_id}"
 
 
-class UsageReport(models.Model):
+class UsageReport(TenantOwned, models.Model):
     """One usage figure reported to Stripe for one tenant and period, exactly once."""
+
+    tenant_owner = "tenant"
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
     period = models.CharField(max_length=32)
     quantity = models.PositiveIntegerField()
     idempotency_key = models.CharField(max_length=255, unique=True)
     reported_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantOwnedManager()
 
     class Meta:
         ordering = ["-reported_at"]

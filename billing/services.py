@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from billing.models import BillingAccount, Plan, UsageReport, WebhookEvent, WebhookEventStatus
 from billing.stripe_client import StripeUnavailable, idempotency_key, stripe_api
-from shared_apps.core.errors import TesseraError, ValidationFailed
+from shared_apps.core.errors import ErrorCode, TesseraError, ValidationFailed
 from tenants.models import Tenant, TenantStatus
 from tenants.services import tenant_set_status
 
@@ -31,13 +31,13 @@ logger = logging.getLogger(__name__)
 
 
 class StripeRejected(TesseraError):
-    code = "stripe_error"
+    code = ErrorCode.STRIPE_ERROR
     http_status = 502
     message = "Stripe refused the request."
 
 
 class InvalidSignature(TesseraError):
-    code = "invalid_signature"
+    code = ErrorCode.INVALID_SIGNATURE
     http_status = 400
     message = "The Stripe-Signature header is missing, malformed, stale or wrong."
 
@@ -73,7 +73,7 @@ SUBSCRIPTION_EVENT_PREFIXES = (
 
 
 def account_for(tenant: Tenant) -> BillingAccount:
-    account, _ = BillingAccount.objects.get_or_create(tenant=tenant)
+    account, _ = BillingAccount.objects.for_tenant(tenant).get_or_create(tenant=tenant)
     return account
 
 
@@ -197,7 +197,11 @@ def _timestamp(value: Any) -> dt.datetime | None:
 def subscription_apply(*, tenant: Tenant, subscription: Any | None, reason: str) -> Tenant:
     """Set the tenant's plan and status from the newest state of its subscription."""
     tenant = Tenant.objects.select_for_update().select_related("plan").get(pk=tenant.pk)
-    account = BillingAccount.objects.select_for_update().get_or_create(tenant=tenant)[0]
+    account = (
+        BillingAccount.objects.for_tenant(tenant)
+        .select_for_update()
+        .get_or_create(tenant=tenant)[0]
+    )
     now = timezone.now()
     if subscription is None:
         account.synced_at = now
@@ -391,26 +395,6 @@ def billing_deadlines_enforce(*, tenant: Tenant, now: dt.datetime | None = None)
     return True
 
 
-def canceled_tenants_purge(*, now: dt.datetime | None = None) -> list[str]:
-    """Delete tenants canceled longer ago than the retention period, after keeping a
-    final export of their orders in storage. Returns the schemas dropped."""
-    from django_tenants.utils import tenant_context
-
-    from tenant_apps.exports.models import ExportKind
-    from tenant_apps.exports.services import export_final
-    from tenants.services import tenant_destroy
-
-    now = now or timezone.now()
-    cutoff = now - dt.timedelta(days=settings.BILLING_CANCELED_RETENTION_DAYS)
-    dropped = []
-    for tenant in Tenant.objects.filter(status=TenantStatus.CANCELED, status_changed_at__lt=cutoff):
-        with tenant_context(tenant):
-            export_final(kind=ExportKind.ORDERS_CSV)
-        tenant_destroy(tenant=tenant)
-        dropped.append(tenant.schema_name)
-    return dropped
-
-
 def usage_period(day: dt.date) -> str:
     return day.isoformat()
 
@@ -425,7 +409,7 @@ def usage_report(*, tenant: Tenant, day: dt.date) -> UsageReport | None:
     from tenant_apps.orders.models import Order
 
     period = usage_period(day)
-    existing = UsageReport.objects.filter(tenant=tenant, period=period).first()
+    existing = UsageReport.objects.for_tenant(tenant).filter(period=period).first()
     if existing is not None:
         return existing
     account = account_for(tenant)

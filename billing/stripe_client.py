@@ -7,7 +7,7 @@ import hashlib
 import stripe
 from django.conf import settings
 
-from shared_apps.core.errors import TesseraError
+from shared_apps.core.errors import ErrorCode, TesseraError
 
 DISABLED_MESSAGE = (
     "Billing is disabled: this installation has no STRIPE_SECRET_KEY. "
@@ -16,13 +16,13 @@ DISABLED_MESSAGE = (
 
 
 class BillingDisabled(TesseraError):
-    code = "billing_disabled"
+    code = ErrorCode.BILLING_DISABLED
     http_status = 503
     message = DISABLED_MESSAGE
 
 
 class StripeUnavailable(TesseraError):
-    code = "stripe_unavailable"
+    code = ErrorCode.STRIPE_UNAVAILABLE
     http_status = 503
     message = "Stripe could not be reached; please try again."
 

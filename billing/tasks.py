@@ -61,9 +61,3 @@ def meter_usage(*, period: str) -> int | None:
     day = dt.date.fromisoformat(period[:10]) - dt.timedelta(days=1)
     report = services.usage_report(tenant=current_tenant(), day=day)
     return report.quantity if report else None
-
-
-@public_task(queue="billing")
-def purge_canceled_tenants() -> list[str]:
-    """Canceled tenants past their retention period: keep a final export, drop the schema."""
-    return services.canceled_tenants_purge()

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import path
 
-from billing.webhooks import stripe_webhook
+from billing.webhooks import StripeWebhookApi
 from tenants.apis import SignupApi
 from tenants.views import landing, signup
 
@@ -16,6 +16,6 @@ urlpatterns = [
     path("", landing, name="landing"),
     path("signup/", signup, name="signup"),
     path("api/v1/signup/", SignupApi.as_view(), name="api-signup"),
-    path("billing/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
+    path("billing/stripe/webhook/", StripeWebhookApi.as_view(), name="stripe-webhook"),
     path(settings.DJANGO_ADMIN_URL, admin.site.urls),
 ]

@@ -1,12 +1,10 @@
 """URLs of every tenant host (the tenant's schema is active)."""
 
 from django.urls import URLPattern, URLResolver, include, path
-from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView
 
-from shared_apps.core.apidocs import SwaggerDocsView
+from shared_apps.core.apidocs import SchemaApi, SwaggerDocsView
+from shared_apps.core.views import FrontDoorView
 from tenants.apis import MeApi, SessionApi, TokenObtainApi, TokenRefreshApi
-from tenants.permissions import PublicEndpoint
 
 handler400 = "shared_apps.core.views.bad_request"
 handler404 = "shared_apps.core.views.not_found"
@@ -23,22 +21,12 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("tenant_apps.exports.urls")),
     path("", include("tenant_apps.audit.urls")),
     path("", include("billing.urls")),
-    path(
-        "schema/",
-        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[PublicEndpoint]),
-        name="schema",
-    ),
-    path(
-        "docs/",
-        # The split view serves its init script from this URL: no inline script (CSP).
-        SwaggerDocsView.as_view(
-            url_name="schema", authentication_classes=[], permission_classes=[PublicEndpoint]
-        ),
-        name="docs",
-    ),
+    path("schema/", SchemaApi.as_view(), name="schema"),
+    # The split view serves its init script from this URL: no inline script (CSP).
+    path("docs/", SwaggerDocsView.as_view(url_name="schema"), name="docs"),
 ]
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/v1/docs/", permanent=False)),
+    path("", FrontDoorView.as_view()),
     path("api/v1/", include(api_v1)),
 ]

@@ -11,15 +11,15 @@ from rest_framework.views import APIView
 
 from shared_apps.core.errors import ErrorCode
 from shared_apps.core.lockout import login_authenticate
+from shared_apps.core.viewsets import TenantAPIView
 from shared_apps.organizations.selectors import membership_for
 from tenants.authentication import (
     BAD_CREDENTIALS,
     CredentialsInBody,
     TokenObtainSerializer,
     TokenRefreshSerializer,
-    request_tenant,
 )
-from tenants.permissions import PublicEndpoint, current_membership
+from tenants.permissions import PublicEndpoint
 from tenants.provisioning import tenant_provision
 from tenants.selectors import tenant_primary_host, tenant_url
 from tenants.serializers import (
@@ -34,17 +34,12 @@ def user_data(user) -> dict:
     return {"id": user.pk, "email": user.email, "full_name": user.full_name}
 
 
-class TenantPublicAPIView(APIView):
+class TenantPublicAPIView(TenantAPIView):
     """Tenant-host endpoints for clients who are not signed in yet (token, session login)."""
 
+    dangerously_public = "signs a client in: the credentials are in the body"
     authentication_classes = [CredentialsInBody]
-    permission_classes = [PublicEndpoint]
     throttle_scope = "login"
-
-    def initial(self, request, *args, **kwargs):
-        if request_tenant(request) is None:
-            raise exceptions.NotFound()
-        super().initial(request, *args, **kwargs)
 
 
 class TokenObtainApi(TenantPublicAPIView):
@@ -70,7 +65,7 @@ class SessionApi(TenantPublicAPIView):
     def post(self, request: Request) -> Response:
         serializer = SessionLoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        tenant = request_tenant(request)
+        tenant = self.tenant
         user = login_authenticate(
             request._request,
             email=serializer.validated_data["email"],
@@ -89,12 +84,11 @@ class SessionApi(TenantPublicAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeApi(APIView):
+class MeApi(TenantAPIView):
     @extend_schema(responses=MeOutputSerializer)
     def get(self, request: Request) -> Response:
-        tenant = request_tenant(request)
-        membership = current_membership(request)
-        assert membership is not None  # guaranteed by IsTenantMember
+        tenant = self.tenant
+        membership = self.membership
         host = getattr(tenant, "domain_url", None) or tenant_primary_host(tenant=tenant) or ""
         data = {
             "user": user_data(request.user),

@@ -6,4 +6,4 @@ class TenantsConfig(AppConfig):
     verbose_name = "Tenants"
 
     def ready(self) -> None:
-        from tenants import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from tenants import openapi_auth  # noqa: F401 - registers the OpenAPI auth extension

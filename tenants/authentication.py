@@ -8,8 +8,6 @@ user, in one query) and leaves it on the request for the permission check.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import BaseAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -19,18 +17,12 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from shared_apps.core.errors import ErrorCode, Message
 from shared_apps.core.lockout import login_authenticate
-from shared_apps.organizations.selectors import Membership, membership_for
+from shared_apps.organizations.selectors import membership_for
+from tenants.context import current_tenant, current_tenant_or_none
+from tenants.permissions import remember_membership
 
 TENANT_CLAIM = "tenant_id"
 BAD_CREDENTIALS = "No active account found with the given credentials."
-
-
-def request_tenant(request) -> Any:
-    return getattr(getattr(request, "_request", request), "tenant", None)
-
-
-def remember_membership(request, membership: Membership | None) -> None:
-    getattr(request, "_request", request).tessera_membership = membership
 
 
 class CredentialsInBody(BaseAuthentication):
@@ -58,7 +50,7 @@ class TenantJWTAuthentication(JWTAuthentication):
         if raw_token is None:
             return None
         token = self.get_validated_token(raw_token)
-        tenant = request_tenant(request)
+        tenant = current_tenant_or_none()
         if tenant is None or token.get(TENANT_CLAIM) != tenant.pk:
             raise TenantBindingError()
         membership = membership_for(user_id=token[jwt_settings.USER_ID_CLAIM], tenant=tenant)
@@ -82,7 +74,7 @@ class TokenObtainSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         request = self.context["request"]
-        tenant = request_tenant(request)
+        tenant = current_tenant()
         user = login_authenticate(
             request._request, email=attrs["email"], password=attrs["password"]
         )
@@ -99,7 +91,7 @@ class TokenRefreshSerializer(serializers.Serializer):
     access = serializers.CharField(read_only=True)
 
     def validate(self, attrs):
-        tenant = request_tenant(self.context["request"])
+        tenant = current_tenant()
         try:
             refresh = RefreshToken(attrs["refresh"])
         except TokenError as exc:

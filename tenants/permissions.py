@@ -1,31 +1,42 @@
-"""The gate every tenant API goes through (it is DRF's default permission class).
+"""The gate every tenant view goes through, and the declarations it reads.
 
-A view is tenant-scoped by default: it needs an authenticated, active member of the
-request's tenant, viewers may only read, and a suspended or canceled tenant is
-read-only. A view that must be reachable without membership says so with
-``PublicEndpoint`` (the deliberately named unsafe path).
+Tenancy by construction (ADR 0022): a tenant view is a subclass of ``TenantGate`` (the
+API bases in ``shared_apps.core.viewsets``, the page base in ``shared_apps.core.pages``),
+and the base runs the gate before anything a subclass declares — a
+``permission_classes = [...]`` on a class or an ``@action`` can only add checks, never
+remove this one. The only way out is the deliberately named ``dangerously_public``
+(a sentence saying why), and the cross-tenant matrix lists every view that uses it.
+
+Roles are declared, typed and checked when the class is created: ``read_role``,
+``write_role`` (``Role`` values) and ``action_roles`` (viewset action → ``Role``). A
+typo — an unknown ``*_role`` attribute, an ``action_roles`` key naming no handler, a
+string instead of a ``Role`` — fails at import, not at the first request.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from shared_apps.core.errors import (
-    NotAMember,
-    RoleRequired,
-    TenantSuspended,
-)
+from shared_apps.core.errors import NotAMember, RoleRequired, TenantSuspended
 from shared_apps.organizations.roles import Role
 from shared_apps.organizations.selectors import Membership, membership_for
-from tenants.authentication import remember_membership, request_tenant
+from tenants.context import current_tenant_or_none
 
 if TYPE_CHECKING:
     from tenants.models import Tenant
 
 _UNSET = object()
+ROLE_DECLARATIONS = frozenset({"read_role", "write_role", "action_roles"})
+
+
+def remember_membership(request, membership: Membership | None) -> None:
+    getattr(request, "_request", request).tessera_membership = membership
 
 
 def current_membership(request) -> Membership | None:
@@ -33,7 +44,7 @@ def current_membership(request) -> Membership | None:
     django_request = getattr(request, "_request", request)
     membership = getattr(django_request, "tessera_membership", _UNSET)
     if membership is _UNSET:
-        tenant = request_tenant(request)
+        tenant = current_tenant_or_none()
         membership = (
             membership_for(user_id=request.user.pk, tenant=tenant)
             if tenant is not None and request.user.is_authenticated
@@ -64,39 +75,118 @@ def authorize(
         raise TenantSuspended()
 
 
-class IsTenantMember(BasePermission):
-    """Active member of this tenant with the role the view asks for.
+class TenantGate:
+    """The declarations of a tenant view, checked when each subclass is created."""
 
-    Views set ``read_role`` (default viewer) and ``write_role`` (default member), or
-    ``action_roles`` per viewset action;
-    ``writes_allowed_when_read_only = True`` lets a view accept writes from a suspended
-    tenant (billing endpoints, so an owner can pay).
-    """
+    read_role: ClassVar[Role] = Role.VIEWER
+    write_role: ClassVar[Role] = Role.MEMBER
+    action_roles: ClassVar[Mapping[str, Role]] = MappingProxyType({})
+    # Billing endpoints: an owner of a suspended tenant must still be able to pay.
+    writes_allowed_when_read_only: ClassVar[bool] = False
+    # The one opt-out: a sentence saying why this view needs no membership.
+    dangerously_public: ClassVar[str] = ""
+    # Methods through which the gate runs; subclasses of a gate base may not define them.
+    sealed_methods: ClassVar[tuple[str, ...]] = ()
+    # True below a base that runs the gate (``gate_base=True``); a view that is neither
+    # gated nor dangerously_public fails the cross-tenant matrix.
+    implements_gate: ClassVar[bool] = False
+
+    def __init_subclass__(cls, gate_base: bool = False, **kwargs: Any) -> None:
+        """``gate_base=True`` marks a base that implements the gate (it alone may define
+        the sealed methods): ``class TenantAPIView(TenantGate, APIView, gate_base=True)``."""
+        super().__init_subclass__(**kwargs)
+        if gate_base:
+            cls.implements_gate = True
+        check_gate_declarations(cls, is_base=gate_base)
+
+    def required_role(self, *, is_read: bool, action: str | None) -> Role:
+        return self.action_roles.get(action or "") or (
+            self.read_role if is_read else self.write_role
+        )
+
+
+def check_gate_declarations(cls: type[TenantGate], *, is_base: bool = False) -> None:
+    """Refuse, at class creation, every declaration that would weaken or blur the gate."""
+    name = f"{cls.__module__}.{cls.__qualname__}"
+    own = vars(cls)
+    for attribute in own:
+        if attribute.endswith(("_role", "_roles")) and attribute not in ROLE_DECLARATIONS:
+            raise ImproperlyConfigured(
+                f"{name}.{attribute}: unknown role declaration (use one of "
+                f"{', '.join(sorted(ROLE_DECLARATIONS))})"
+            )
+    for attribute in ("read_role", "write_role"):
+        if not isinstance(getattr(cls, attribute), Role):
+            raise ImproperlyConfigured(f"{name}.{attribute} must be a Role, not a string")
+    for action, role in cls.action_roles.items():
+        if not isinstance(role, Role):
+            raise ImproperlyConfigured(f"{name}.action_roles[{action!r}] must be a Role")
+        if not callable(getattr(cls, action, None)):
+            raise ImproperlyConfigured(f"{name}.action_roles: {action!r} names no handler")
+    if "implements_gate" in own and not is_base:
+        raise ImproperlyConfigured(f"{name}: implements_gate is set by gate_base=True only")
+    if not isinstance(cls.dangerously_public, str):
+        raise ImproperlyConfigured(f"{name}.dangerously_public is a reason (a str)")
+    if "permission_classes" in own and any(
+        isinstance(p, type) and issubclass(p, PublicEndpoint) for p in own["permission_classes"]
+    ):
+        raise ImproperlyConfigured(
+            f"{name}: PublicEndpoint does not open a tenant view; say dangerously_public"
+        )
+    if not is_base:
+        for method in cls.sealed_methods:
+            if method in own:
+                raise ImproperlyConfigured(
+                    f"{name}.{method}: the tenant gate runs through it; it may not be "
+                    "overridden (see tenants/permissions.py)"
+                )
+
+
+def required_role(view: Any, *, is_read: bool) -> Role:
+    action = getattr(view, "action", None)
+    if isinstance(view, TenantGate):
+        return view.required_role(is_read=is_read, action=action)
+    # A DRF view outside our bases (the DEFAULT_PERMISSION_CLASSES safety net).
+    return (
+        getattr(view, "action_roles", {}).get(action)
+        or getattr(view, "read_role" if is_read else "write_role", None)
+        or (Role.VIEWER if is_read else Role.MEMBER)
+    )
+
+
+def tenant_gate(request, view: Any) -> Membership:
+    """Authenticated, active member of this tenant, with the role the view asks for;
+    writes refused on a read-only tenant. Returns the membership."""
+    tenant = current_tenant_or_none()
+    if tenant is None:
+        raise exceptions.NotFound()
+    if not request.user or not request.user.is_authenticated:
+        raise exceptions.NotAuthenticated()
+    is_read = request.method in SAFE_METHODS
+    membership = current_membership(request)
+    authorize(
+        tenant=tenant,
+        membership=membership,
+        is_read=is_read,
+        needed=required_role(view, is_read=is_read),
+        writes_allowed_when_read_only=getattr(view, "writes_allowed_when_read_only", False),
+    )
+    assert membership is not None  # authorize refuses a non-member
+    return membership
+
+
+class IsTenantMember(BasePermission):
+    """DRF's default permission: the gate, for any DRF view outside the tenant bases
+    (a safety net; the bases run the gate themselves, whatever they declare)."""
 
     def has_permission(self, request, view) -> bool:
-        tenant = request_tenant(request)
-        if tenant is None:
-            raise exceptions.NotFound()
-        if not request.user or not request.user.is_authenticated:
-            raise exceptions.NotAuthenticated()
-        is_read = request.method in SAFE_METHODS
-        needed = (
-            getattr(view, "action_roles", {}).get(getattr(view, "action", None))
-            or getattr(view, "read_role" if is_read else "write_role", None)
-            or (Role.VIEWER if is_read else Role.MEMBER)
-        )
-        authorize(
-            tenant=tenant,
-            membership=current_membership(request),
-            is_read=is_read,
-            needed=needed,
-            writes_allowed_when_read_only=getattr(view, "writes_allowed_when_read_only", False),
-        )
+        tenant_gate(request, view)
         return True
 
 
 class PublicEndpoint(BasePermission):
-    """Deliberately open: sign-up, token issue, health. Never use on tenant data."""
+    """Open to anyone: public-host endpoints (sign-up). A tenant view opts out of the
+    gate with ``dangerously_public`` instead."""
 
     def has_permission(self, request, view) -> bool:
         return True

@@ -22,10 +22,6 @@ def tenant_primary_host(*, tenant: Tenant) -> str | None:
     )
 
 
-def tenant_subdomain(*, tenant: Tenant) -> str:
-    return tenant.organization.slug
-
-
 def tenant_admin_list() -> QuerySet[Tenant]:
     """Tenants with plan, primary domain and member count, in a single query."""
     primary = Domain.objects.filter(tenant=OuterRef("pk"), is_primary=True).values("domain")[:1]

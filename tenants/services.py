@@ -1,9 +1,14 @@
-"""Writes to tenants outside of provisioning: suspension, resumption, deletion."""
+"""Writes to tenants outside of provisioning: suspension, resumption, deletion, and the
+end of a canceled tenant's retention period."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django_tenants.utils import quote_schema_name, tenant_context
 
 from shared_apps.accounts.models import User
 from shared_apps.core.errors import Conflict
@@ -62,4 +67,21 @@ def tenant_destroy(*, tenant: Tenant) -> None:
     with connection.cursor() as cursor:
         # Run deferred FK checks now: a table with pending trigger events cannot be dropped.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE')
+        cursor.execute(f"DROP SCHEMA IF EXISTS {quote_schema_name(schema_name)} CASCADE")
+
+
+def tenants_canceled_purge(*, now: dt.datetime | None = None) -> list[str]:
+    """Delete tenants canceled longer ago than ``BILLING_CANCELED_RETENTION_DAYS``, after
+    keeping a final export of their orders in storage. Returns the schemas dropped."""
+    from tenant_apps.exports.models import ExportKind
+    from tenant_apps.exports.services import export_final
+
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.BILLING_CANCELED_RETENTION_DAYS)
+    dropped = []
+    for tenant in Tenant.objects.filter(status=TenantStatus.CANCELED, status_changed_at__lt=cutoff):
+        with tenant_context(tenant):
+            export_final(kind=ExportKind.ORDERS_CSV)
+        tenant_destroy(tenant=tenant)
+        dropped.append(tenant.schema_name)
+    return dropped

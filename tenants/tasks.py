@@ -40,3 +40,11 @@ def clear_expired_sessions(*, period: str) -> int:
     """Delete this tenant's expired sessions (each tenant schema has its own table)."""
     deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
     return deleted
+
+
+@public_task(name="tenants.tasks.purge_canceled_tenants", queue="bulk")
+def purge_canceled_tenants() -> list[str]:
+    """Canceled tenants past their retention period: keep a final export, drop the schema."""
+    from tenants.services import tenants_canceled_purge
+
+    return tenants_canceled_purge()

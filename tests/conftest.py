@@ -38,36 +38,63 @@ def _coverage_paused():
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(_coverage_paused, django_db_setup, django_db_blocker):
+def django_db_setup(
+    request,
+    _coverage_paused,
+    django_test_environment,
+    django_db_blocker,
+    django_db_modify_db_settings,
+):
+    """Replaces pytest-django's: this worker's database is a copy of the session template
+    (tests/session_database.py), built once for all workers and runs with the same
+    migrations and fixture code. Dropped at the end of the session."""
+    from tests.session_database import clone_session_database, drop_database
+
+    clone_name = (
+        connection.settings_dict["TEST"]["NAME"] or f"test_{connection.settings_dict['NAME']}"
+    )
+    worker = getattr(request.config, "workerinput", {}).get("workerid")
+    base_name = clone_name.removesuffix(f"_{worker}") if worker else clone_name
     try:
-        _build_session_database(django_db_blocker)
+        with django_db_blocker.unblock():
+            clone_session_database(
+                connection,
+                clone_name=clone_name,
+                base_name=base_name,
+                fill=_build_session_database,
+                verbosity=max(request.config.option.verbose - 1, 0),
+            )
     finally:
         if _coverage_paused is not None:
             _coverage_paused.start()
-
-
-def _build_session_database(django_db_blocker) -> None:
+    yield
     with django_db_blocker.unblock():
-        # pytest-django creates no test database when no collected test asks for one:
-        # never provision into a real (development) database by accident.
-        name = connection.settings_dict["NAME"]
-        if not name.startswith("test_") and name != "tessera_bench":
-            pytest.fail(f"refusing to create test tenants in database {name!r}")
-        for subdomain in SESSION_TENANTS:
-            tenant = tenant_provision(
-                name=f"{subdomain.title()} Ltd",
-                subdomain=subdomain,
-                owner_email=f"owner@{subdomain}.test",
-                owner_password=PASSWORD,
-                plan_code="starter",
-            ).tenant
-            for role in (Role.ADMIN, Role.MEMBER, Role.VIEWER):
-                user = User.objects.create_user(email=f"{role}@{subdomain}.test", password=PASSWORD)
-                OrganizationUser.objects.create(
-                    organization_id=tenant.organization_id, user=user, role=role
-                )
-        spare_schemas_replenish()
-        connection.set_schema_to_public()
+        drop_database(connection, clone_name)
+
+
+def _build_session_database() -> None:
+    """What every test finds committed: the tenants alpha and beta (owner, admin, member,
+    viewer each) and the spare pool. Runs once, in the template (session_database)."""
+    # pytest-django creates no test database when no collected test asks for one:
+    # never provision into a real (development) database by accident.
+    name = connection.settings_dict["NAME"]
+    if not name.startswith("test_") and name != "tessera_bench":
+        pytest.fail(f"refusing to create test tenants in database {name!r}")
+    for subdomain in SESSION_TENANTS:
+        tenant = tenant_provision(
+            name=f"{subdomain.title()} Ltd",
+            subdomain=subdomain,
+            owner_email=f"owner@{subdomain}.test",
+            owner_password=PASSWORD,
+            plan_code="starter",
+        ).tenant
+        for role in (Role.ADMIN, Role.MEMBER, Role.VIEWER):
+            user = User.objects.create_user(email=f"{role}@{subdomain}.test", password=PASSWORD)
+            OrganizationUser.objects.create(
+                organization_id=tenant.organization_id, user=user, role=role
+            )
+    spare_schemas_replenish()
+    connection.set_schema_to_public()
 
 
 def _world(subdomain: str) -> TenantWorld:

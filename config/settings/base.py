@@ -409,7 +409,7 @@ CELERY_BEAT_SCHEDULE = {
         },
     },
     "purge-canceled-tenants": {
-        "task": "billing.tasks.purge_canceled_tenants",
+        "task": "tenants.tasks.purge_canceled_tenants",
         "schedule": timedelta(hours=6),
     },
     "requeue-stuck-webhook-events": {
@@ -440,6 +440,58 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "media"))
+
+# Files (exports) on S3 (issue 12, ADR 0016) -------------------------------------------
+# Local files under MEDIA_ROOT unless STORAGE_BUCKET is set; then every file goes to that
+# S3 bucket through django-storages (tenants/storage.py), still under the tenant's prefix,
+# and downloads are presigned URLs living STORAGE_DOWNLOAD_URL_SECONDS (at most 900).
+STORAGE_BUCKET = env("STORAGE_BUCKET", default="")
+STORAGE_REGION = env("STORAGE_REGION", default="")
+# An S3-compatible server instead of AWS (MinIO, moto); path-style addressing then.
+STORAGE_ENDPOINT_URL = env("STORAGE_ENDPOINT_URL", default="")
+STORAGE_DOWNLOAD_URL_SECONDS = max(
+    1, min(env.int("STORAGE_DOWNLOAD_URL_SECONDS", default=120), 900)
+)
+# Seconds to connect to and to read from S3, and tries per call, before a clear 503.
+STORAGE_TIMEOUT_SECONDS = env.float("STORAGE_TIMEOUT_SECONDS", default=5.0)
+STORAGE_MAX_ATTEMPTS = env.int("STORAGE_MAX_ATTEMPTS", default=3)
+
+
+def s3_storage(
+    *,
+    bucket: str,
+    region: str = "",
+    endpoint_url: str = "",
+    timeout: float = 5.0,
+    max_attempts: int = 3,
+    **options: object,
+) -> dict:
+    """The STORAGES entry for the S3 bucket of tenant files (tests build theirs with it)."""
+    return {
+        "BACKEND": "tenants.storage.TenantFileS3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "region_name": region or None,
+            "endpoint_url": endpoint_url or None,
+            "addressing_style": "path" if endpoint_url else "virtual",
+            "timeout": timeout,
+            "max_attempts": max_attempts,
+            **options,
+        },
+    }
+
+
+if STORAGE_BUCKET:
+    STORAGES = {
+        **STORAGES,
+        "default": s3_storage(
+            bucket=STORAGE_BUCKET,
+            region=STORAGE_REGION,
+            endpoint_url=STORAGE_ENDPOINT_URL,
+            timeout=STORAGE_TIMEOUT_SECONDS,
+            max_attempts=STORAGE_MAX_ATTEMPTS,
+        ),
+    }
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -25,8 +25,21 @@ class ErrorCode:
     PLAN_LIMIT_EXCEEDED = "plan_limit_exceeded"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     THROTTLED = "throttled"
+    STORAGE_UNAVAILABLE = "storage_unavailable"
     SERVER_ERROR = "server_error"
     DATABASE_UNAVAILABLE = "database_unavailable"
+    # Raised by services (each by one domain error class).
+    LAST_OWNER = "last_owner"
+    ALREADY_MEMBER = "already_member"
+    INVITATION_INVALID = "invitation_invalid"
+    BILLING_DISABLED = "billing_disabled"
+    STRIPE_UNAVAILABLE = "stripe_unavailable"
+    STRIPE_ERROR = "stripe_error"
+    INVALID_SIGNATURE = "invalid_signature"
+    SLUG_TAKEN = "slug_taken"
+    INSUFFICIENT_STOCK = "insufficient_stock"
+    ORDER_STATE_CONFLICT = "order_state_conflict"
+    CUSTOMER_EMAIL_TAKEN = "customer_email_taken"
 
 
 class Message:
@@ -41,6 +54,7 @@ class Message:
     PAYLOAD_TOO_LARGE = "The request body is too large."
     TOKEN_OTHER_TENANT = "This token was not issued for this organisation."  # noqa: S105
     DATABASE_UNAVAILABLE = "The database is busy or unavailable; retry shortly."
+    STORAGE_UNAVAILABLE = "File storage is unavailable right now; try again in a minute."
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -107,3 +121,11 @@ class PlanLimitExceeded(TesseraError):
     code = ErrorCode.PLAN_LIMIT_EXCEEDED
     http_status = 402
     message = "Your plan's limit is reached; upgrade to add more."
+
+
+class StorageUnavailable(TesseraError):
+    """The file store (S3, or the local disk) failed or did not answer in time."""
+
+    code = ErrorCode.STORAGE_UNAVAILABLE
+    http_status = 503
+    message = Message.STORAGE_UNAVAILABLE

@@ -30,6 +30,8 @@ from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
+from tenants.context import current_tenant_or_none
+
 logger = logging.getLogger(__name__)
 
 # What a cache outage raises through Django's Redis backend.
@@ -103,7 +105,7 @@ class RedisWindowThrottle(SimpleRateThrottle):
 
 
 def _tenant_part(request) -> str:
-    tenant = getattr(request, "tenant", None)
+    tenant = current_tenant_or_none()
     return tenant.schema_name if tenant is not None else "public"
 
 

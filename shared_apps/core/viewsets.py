@@ -1,22 +1,70 @@
-"""Base viewsets for tenant APIs: parse input, call one service or selector, render output.
+"""Base views for tenant APIs: parse input, call one service or selector, render output.
 
-They are tenant-scoped by default through DRF's default permission
-(``tenants.permissions.IsTenantMember``). Subclasses name their serializers and the
-services to call; business rules stay in the services.
+Tenant-scoped by construction (ADR 0022): ``TenantAPIView`` and ``TenantViewSet`` run the
+tenant gate (``tenants.permissions.tenant_gate``) in ``check_permissions`` before any
+permission a subclass or an ``@action`` declares, so no declaration can drop membership,
+the role check or the read-only rule. Roles are declared as ``read_role``,
+``write_role`` and ``action_roles`` (checked at import); a view that must be reachable
+without membership says ``dangerously_public = "<why>"``. The tenant is ``self.tenant``;
+the member acting is ``self.acting_user``. A viewset reads through ``select()``
+(``get_queryset`` is sealed).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
-from rest_framework import status, viewsets
+from rest_framework import exceptions, generics, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+
+from shared_apps.core.errors import NotAMember
+from shared_apps.organizations.selectors import Membership
+from tenants.context import current_tenant, current_tenant_or_none
+from tenants.models import Tenant
+from tenants.permissions import TenantGate, current_membership, tenant_gate
 
 
-class TenantViewSet(viewsets.GenericViewSet):
+class TenantAPIView(TenantGate, APIView, gate_base=True):
+    """Base of every view on a tenant host's API."""
+
+    sealed_methods: ClassVar[tuple[str, ...]] = ("check_permissions", "initial")
+    # Extra checks only: the gate runs whatever this says.
+    permission_classes = []  # type: ignore[assignment]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if current_tenant_or_none() is None:  # only ever routed on tenant hosts
+            raise exceptions.NotFound()
+        super().initial(request, *args, **kwargs)
+
+    def check_permissions(self, request: Request) -> None:
+        if not self.dangerously_public:
+            tenant_gate(request, self)
+        super().check_permissions(request)
+
+    @property
+    def tenant(self) -> Tenant:
+        return current_tenant()
+
+    @property
+    def membership(self) -> Membership:
+        """The acting member's membership (the gate has checked it on a gated view)."""
+        membership = current_membership(self.request)
+        if membership is None:
+            raise NotAMember()
+        return membership
+
+    @property
+    def acting_user(self):
+        """The member acting (authenticated by the gate on every gated request)."""
+        return self.request.user
+
+
+class TenantViewSet(viewsets.ViewSetMixin, TenantAPIView, generics.GenericAPIView, gate_base=True):
+    sealed_methods: ClassVar[tuple[str, ...]] = ("check_permissions", "initial", "get_queryset")
     # Ids are integers: anything else is a 404 at the URL, never a 500 in the query.
     lookup_value_converter = "int"
     output_serializer_class: type[BaseSerializer]
@@ -34,11 +82,6 @@ class TenantViewSet(viewsets.GenericViewSet):
 
     def get_queryset(self) -> QuerySet:
         return self.select()
-
-    @property
-    def acting_user(self):
-        """The member acting (authenticated by the default permission on every write)."""
-        return self.request.user
 
     def validated(self, serializer_class: type[BaseSerializer], *, partial: bool = False) -> dict:
         serializer = serializer_class(

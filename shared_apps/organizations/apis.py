@@ -26,8 +26,7 @@ from shared_apps.organizations.serializers import (
     MemberOutputSerializer,
     MemberRoleInputSerializer,
 )
-from tenants.authentication import CredentialsInBody, request_tenant
-from tenants.permissions import PublicEndpoint
+from tenants.authentication import CredentialsInBody
 
 
 class MemberViewSet(
@@ -47,22 +46,20 @@ class MemberViewSet(
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
     def select(self):
-        return member_list(tenant=request_tenant(self.request))
+        return member_list(tenant=self.tenant)
 
     def update_object(self, obj, data):
         if "role" not in data:
             raise ValidationFailed(fields={"role": ["This field is required."]})
         return services.member_change_role(
-            tenant=request_tenant(self.request),
+            tenant=self.tenant,
             membership=obj,
             role=data["role"],
             acting_user=self.acting_user,
         )
 
     def delete_object(self, obj):
-        services.member_remove(
-            tenant=request_tenant(self.request), membership=obj, acting_user=self.acting_user
-        )
+        services.member_remove(tenant=self.tenant, membership=obj, acting_user=self.acting_user)
 
 
 class InvitationViewSet(ListModelMixin, CreateModelMixin, DestroyModelMixin, TenantViewSet):
@@ -74,14 +71,11 @@ class InvitationViewSet(ListModelMixin, CreateModelMixin, DestroyModelMixin, Ten
     ordering = ["-created"]
 
     def select(self):
-        tenant = request_tenant(self.request)
-        return OrganizationInvitation.objects.filter(
-            organization_id=tenant.organization_id
-        ).select_related("invited_by")
+        return OrganizationInvitation.objects.for_tenant(self.tenant).select_related("invited_by")
 
     def create_object(self, data):
         issued = services.invitation_create(
-            tenant=request_tenant(self.request),
+            tenant=self.tenant,
             email=data["email"],
             role=data["role"],
             acting_user=self.acting_user,
@@ -100,7 +94,7 @@ class InvitationViewSet(ListModelMixin, CreateModelMixin, DestroyModelMixin, Ten
         methods=["post"],
         url_path="accept",
         url_name="accept",
-        permission_classes=[PublicEndpoint],
+        dangerously_public="the invitation token is the proof; it is bound to this tenant",
         authentication_classes=[CredentialsInBody],
     )
     def accept(self, request):
@@ -108,7 +102,7 @@ class InvitationViewSet(ListModelMixin, CreateModelMixin, DestroyModelMixin, Ten
         data = self.validated(InvitationAcceptSerializer)
         user = request._request.user if request._request.user.is_authenticated else None
         membership = services.invitation_accept(
-            tenant=request_tenant(request),
+            tenant=self.tenant,
             token=data["token"],
             password=data.get("password", ""),
             full_name=data.get("full_name", ""),

@@ -6,3 +6,6 @@ class OrganizationsConfig(AppConfig):
     name = "shared_apps.organizations"
     label = "organizations"
     verbose_name = "Organisations"
+
+    def ready(self) -> None:
+        from shared_apps.organizations import selectors  # noqa: F401 - registers its plan-usage counter

@@ -16,6 +16,7 @@ from organizations.abstract import (
 )
 
 from shared_apps.organizations.roles import Role
+from tenants.scoping import TenantOwned, TenantOwnedManager
 
 
 class Organization(AbstractOrganization):
@@ -23,7 +24,10 @@ class Organization(AbstractOrganization):
         ordering = ["name"]
 
 
-class OrganizationUser(AbstractOrganizationUser):
+class OrganizationUser(TenantOwned, AbstractOrganizationUser):
+    tenant_owner = "organization"
+    objects: TenantOwnedManager = TenantOwnedManager()
+
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
 
     class Meta(AbstractOrganizationUser.Meta):
@@ -46,9 +50,12 @@ class OrganizationOwner(AbstractOrganizationOwner):
     pass
 
 
-class OrganizationInvitation(AbstractOrganizationInvitation):
+class OrganizationInvitation(TenantOwned, AbstractOrganizationInvitation):
     """An invitation to join a tenant. Only a SHA-256 of its token is stored; the token
     itself travels once, in the email, and works once, before ``expires_at``."""
+
+    tenant_owner = "organization"
+    objects: TenantOwnedManager = TenantOwnedManager()
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)

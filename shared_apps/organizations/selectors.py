@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from billing.limits import Limit, usage_counter
 from shared_apps.organizations.models import OrganizationUser
 from shared_apps.organizations.roles import Role
 
@@ -27,10 +28,10 @@ def membership_for(*, user_id: int, tenant: Tenant) -> Membership | None:
     so authentication and the membership check share it.
     """
     rows = (
-        OrganizationUser.objects.select_related("user")
+        OrganizationUser.objects.for_tenant(tenant)
+        .select_related("user")
         .filter(
             user_id=user_id,
-            organization_id=tenant.organization_id,
             organization__is_active=True,
             user__is_active=True,
         )
@@ -44,7 +45,10 @@ def membership_for(*, user_id: int, tenant: Tenant) -> Membership | None:
 
 def member_list(*, tenant: Tenant):
     return (
-        OrganizationUser.objects.filter(organization_id=tenant.organization_id)
-        .select_related("user")
-        .order_by("user__email")
+        OrganizationUser.objects.for_tenant(tenant).select_related("user").order_by("user__email")
     )
+
+
+@usage_counter(Limit.MEMBERS)
+def member_count(tenant: Tenant) -> int:
+    return OrganizationUser.objects.for_tenant(tenant).count()

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from billing.limits import Limit, limit_check
 from shared_apps.accounts.models import User
-from shared_apps.core.errors import Conflict, TesseraError, ValidationFailed
+from shared_apps.core.errors import Conflict, ErrorCode, TesseraError, ValidationFailed
 from shared_apps.organizations.models import (
     OrganizationInvitation,
     OrganizationOwner,
@@ -32,29 +32,29 @@ INVITATION_LIFETIME = timedelta(days=7)
 
 
 class RoleForbidden(TesseraError):
-    code = "permission_denied"
+    code = ErrorCode.PERMISSION_DENIED
     http_status = 403
     message = "Your role does not allow this change."
 
 
 class LastOwner(Conflict):
-    code = "last_owner"
+    code = ErrorCode.LAST_OWNER
     message = "A tenant must keep at least one owner."
 
 
 class AlreadyMember(Conflict):
-    code = "already_member"
+    code = ErrorCode.ALREADY_MEMBER
     message = "This person is already a member."
 
 
 class InvitationInvalid(TesseraError):
-    code = "invitation_invalid"
+    code = ErrorCode.INVITATION_INVALID
     http_status = 400
     message = "This invitation is invalid, used or expired."
 
 
 def _role_of(tenant: Tenant, user: User) -> Role:
-    membership = OrganizationUser.objects.get(organization_id=tenant.organization_id, user=user)
+    membership = OrganizationUser.objects.for_tenant(tenant).get(user=user)
     return Role(membership.role)
 
 
@@ -69,9 +69,7 @@ def _other_owners(membership: OrganizationUser) -> int:
 def _lock_memberships(tenant: Tenant) -> None:
     """Serialise membership changes of one tenant (so two demotions can't both pass)."""
     list(
-        OrganizationUser.objects.select_for_update()
-        .filter(organization_id=tenant.organization_id)
-        .values_list("pk", flat=True)
+        OrganizationUser.objects.for_tenant(tenant).select_for_update().values_list("pk", flat=True)
     )
 
 
@@ -169,20 +167,19 @@ def invitation_create(
     role_wanted, actor_role = Role(role), _role_of(tenant, acting_user)
     if role_wanted.rank > actor_role.rank:
         raise RoleForbidden("You cannot invite someone to a role above your own.")
-    if OrganizationUser.objects.filter(
-        organization_id=tenant.organization_id, user__email__iexact=email
-    ).exists():
+    if OrganizationUser.objects.for_tenant(tenant).filter(user__email__iexact=email).exists():
         raise AlreadyMember(fields={"email": [AlreadyMember.message]})
-    OrganizationInvitation.objects.filter(
-        organization_id=tenant.organization_id,
-        invitee_identifier__iexact=email,
-        accepted_at__isnull=True,
+    OrganizationInvitation.objects.for_tenant(tenant).filter(
+        invitee_identifier__iexact=email, accepted_at__isnull=True
     ).delete()
-    pending = OrganizationInvitation.objects.filter(
-        organization_id=tenant.organization_id,
-        accepted_at__isnull=True,
-        expires_at__gt=timezone.now(),
-    ).count()
+    pending = (
+        OrganizationInvitation.objects.for_tenant(tenant)
+        .filter(
+            accepted_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .count()
+    )
     limit_check(tenant=tenant, limit=Limit.MEMBERS, adding=1 + pending)
 
     token = secrets.token_urlsafe(32)
@@ -232,8 +229,9 @@ def invitation_accept(
     """Join ``tenant`` with an invitation token. Creates the account if the email has
     none; an existing account must prove itself (signed in, or its password)."""
     invitation = (
-        OrganizationInvitation.objects.select_for_update()
-        .filter(token_hash=_hash(token or ""), organization_id=tenant.organization_id)
+        OrganizationInvitation.objects.for_tenant(tenant)
+        .select_for_update()
+        .filter(token_hash=_hash(token or ""))
         .first()
     )
     if invitation is None or not invitation.is_pending:
@@ -251,7 +249,7 @@ def invitation_accept(
             "This email already has an account: sign in or give its password.",
             fields={"password": ["Incorrect password for the invited account."]},
         )
-    if OrganizationUser.objects.filter(organization_id=tenant.organization_id, user=user).exists():
+    if OrganizationUser.objects.for_tenant(tenant).filter(user=user).exists():
         raise AlreadyMember()
     limit_check(tenant=tenant, limit=Limit.MEMBERS)
     membership = OrganizationUser.objects.create(

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from billing.limits import Limit, limit_check
-from shared_apps.core.errors import Conflict, ValidationFailed
+from shared_apps.core.errors import Conflict, ErrorCode, ValidationFailed
 from shared_apps.core.slugs import unique_slug
 from tenant_apps.audit.services import audit_record, audited_delete, audited_update
 from tenant_apps.catalog.models import Category, Product, ProductStatus
@@ -18,7 +18,7 @@ PRODUCT_FIELDS = ("name", "slug", "description", "price", "stock", "status", "ca
 
 
 class SlugTaken(Conflict):
-    code = "slug_taken"
+    code = ErrorCode.SLUG_TAKEN
     message = "That slug is already used."
 
 

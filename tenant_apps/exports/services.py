@@ -13,14 +13,20 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from shared_apps.core.errors import StorageUnavailable
 from tenant_apps.audit.services import audit_record
 from tenant_apps.exports.models import Export, ExportKind, ExportStatus
 from tenant_apps.orders.models import Order
-from tenants.storage import tenant_path
+from tenants.storage import store_errors, tenant_path
 
 logger = logging.getLogger(__name__)
 
 ORDER_COLUMNS = ["id", "created", "status", "customer_name", "customer_email", "items", "total"]
+# The reason a failed export shows its requester when the file store failed (the
+# details, which name buckets and endpoints, go to the log only).
+STORAGE_FAILED_REASON = (
+    "The file could not be saved: file storage is unavailable. Request the export again."
+)
 
 
 @transaction.atomic
@@ -67,13 +73,15 @@ def export_run(*, export_id: int) -> Export | None:
         export.save(update_fields=["status"])
     try:
         content, rows = _WRITERS[ExportKind(export.kind)]()
-        path = default_storage.save(
-            tenant_path("exports", f"{export.uuid}.csv"), ContentFile(content)
-        )
+        with store_errors("writing an export"):
+            path = default_storage.save(
+                tenant_path("exports", f"{export.uuid}.csv"), ContentFile(content)
+            )
     except Exception as exc:
         logger.exception("export %s failed", export.pk)
         export.status = ExportStatus.FAILED
-        export.error = str(exc)[:1000]
+        export.error = STORAGE_FAILED_REASON if isinstance(exc, StorageUnavailable) else str(exc)
+        export.error = export.error[:1000]
         export.finished = timezone.now()
         export.save(update_fields=["status", "error", "finished"])
         return export
@@ -86,12 +94,22 @@ def export_run(*, export_id: int) -> Export | None:
 
 
 def export_cleanup(*, older_than: timedelta = timedelta(days=7)) -> int:
-    """Delete exports (rows and files) older than ``older_than`` in the active tenant."""
+    """Delete exports (rows and files) older than ``older_than`` in the active tenant.
+
+    The file goes first; when the store fails, the row stays so the next daily run
+    deletes both (the bucket's lifecycle rule expires what is left behind anyway).
+    Returns how many exports were removed.
+    """
     cutoff = timezone.now() - older_than
     removed = 0
     for export in Export.objects.filter(created__lt=cutoff).iterator():
         if export.file_path:
-            default_storage.delete(export.file_path)
+            try:
+                with store_errors("deleting an expired export"):
+                    default_storage.delete(export.file_path)
+            except StorageUnavailable:
+                logger.warning("export %s kept: its file could not be deleted", export.pk)
+                continue
         export.delete()
         removed += 1
     return removed
@@ -102,4 +120,7 @@ def export_final(*, kind: str) -> str:
     Kept under ``tenants/<schema>/final/``, outside the exports that clean-up removes."""
     content, _ = _WRITERS[ExportKind(kind)]()
     stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
-    return default_storage.save(tenant_path("final", f"{kind}-{stamp}.csv"), ContentFile(content))
+    with store_errors("writing a final export"):
+        return default_storage.save(
+            tenant_path("final", f"{kind}-{stamp}.csv"), ContentFile(content)
+        )

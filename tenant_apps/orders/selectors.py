@@ -7,7 +7,9 @@ from decimal import Decimal
 from django.db.models import Avg, Count, DecimalField, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
 
+from billing.limits import Limit, month_start, usage_counter
 from tenant_apps.orders.models import REVENUE_STATUSES, Customer, Order, OrderItem, OrderStatus
+from tenants.models import Tenant
 
 _ZERO = Value(Decimal("0.00"), output_field=DecimalField(max_digits=14, decimal_places=2))
 _REVENUE = Q(status__in=REVENUE_STATUSES)
@@ -62,3 +64,9 @@ def order_monthly_revenue(*, months: int = 12) -> list[dict]:
         }
         for row in reversed(list(rows))
     ]
+
+
+@usage_counter(Limit.ORDERS_PER_MONTH)
+def order_count_this_month(tenant: Tenant) -> int:
+    """Orders placed in the active tenant's schema since the start of this month."""
+    return Order.objects.filter(created__gte=month_start()).count()

@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing.limits import Limit, limit_check
-from shared_apps.core.errors import Conflict, ValidationFailed
+from shared_apps.core.errors import Conflict, ErrorCode, ValidationFailed
 from tenant_apps.audit.services import audit_record, audited_delete, audited_update
 from tenant_apps.catalog.models import Product, ProductStatus
 from tenant_apps.orders.models import Customer, Order, OrderItem, OrderStatus
@@ -30,16 +30,16 @@ MAX_LINE_QUANTITY = 1_000_000
 
 
 class InsufficientStock(Conflict):
-    code = "insufficient_stock"
+    code = ErrorCode.INSUFFICIENT_STOCK
     message = "Not enough stock for one or more items."
 
 
 class OrderStateConflict(Conflict):
-    code = "order_state_conflict"
+    code = ErrorCode.ORDER_STATE_CONFLICT
 
 
 class EmailTaken(Conflict):
-    code = "customer_email_taken"
+    code = ErrorCode.CUSTOMER_EMAIL_TAKEN
     message = "A customer with this email already exists."
 
 

@@ -15,6 +15,7 @@ from billing.limits import Limit, limit_check
 from billing.models import BillingAccount, UsageReport
 from shared_apps.core.errors import PlanLimitExceeded
 from tenant_apps.exports.models import Export
+from tenants import services as tenant_services
 from tenants.models import Tenant, TenantStatus
 from tenants.provisioning import tenant_provision
 from tests.billing.conftest import PRO_PRICE
@@ -136,7 +137,7 @@ def test_canceled_tenant_is_deleted_after_retention_with_a_final_export(db, sett
     ).tenant
     Tenant.objects.filter(pk=recent.pk).update(status=TenantStatus.CANCELED)
 
-    assert services.canceled_tenants_purge() == ["t_leaving"]
+    assert tenant_services.tenants_canceled_purge() == ["t_leaving"]
     assert not Tenant.objects.filter(pk=tenant.pk).exists()
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = 't_leaving'")

@@ -23,7 +23,6 @@ ALLOWED_SKIPS = {
     ("CKV2_AWS_5", "aws_security_group.app"),
     ("CKV2_AWS_5", "aws_security_group.database"),
     ("CKV2_AWS_5", "aws_security_group.cache"),
-    ("CKV2_AWS_5", "aws_security_group.efs"),
     ("CKV2_AWS_57", "aws_secretsmanager_secret.app"),
     ("CKV2_AWS_76", "aws_lb.main"),
     ("CKV_AWS_378", "aws_lb_target_group.web"),
@@ -31,6 +30,8 @@ ALLOWED_SKIPS = {
     ("CKV_AWS_144", "aws_s3_bucket.access_logs"),
     ("CKV_AWS_145", "aws_s3_bucket.access_logs"),
     ("CKV2_AWS_62", "aws_s3_bucket.access_logs"),
+    ("CKV_AWS_144", "aws_s3_bucket.files"),
+    ("CKV2_AWS_62", "aws_s3_bucket.files"),
 }
 ALL_MODULES = sorted(tf.modules())
 

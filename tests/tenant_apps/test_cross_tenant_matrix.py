@@ -10,11 +10,15 @@ For each route and each method its view allows:
 * (b) alpha's token on beta's host: 401 on every route that needs authentication.
 * (c) no credentials at all: 401 on every route that is not deliberately public.
 
-The public routes (token, refresh, session, invitation accept, schema, docs, the root
-redirect) are listed by hand below and have their own assertions; a view that opts out
-of membership fails ``test_public_routes_are_exactly_the_listed_ones`` (and the anonymous
-probe) until it is added there on purpose. A new tenant-scoped route is covered without
-touching this file; a new object route needs its kind in ``alpha_objects`` (it says so).
+Every view must sit below a base that runs the tenant gate or say
+``dangerously_public`` (``test_every_route_is_gated_or_deliberately_public``). The public
+routes (token, refresh, session, invitation accept, schema, docs, the root redirect) are
+listed by hand below and have their own assertions; a view that opts out of membership
+fails ``test_public_routes_are_exactly_the_listed_ones`` (and the anonymous probe) until
+it is added there on purpose. While beta's owner probes a route, every read of a
+tenant-owned public table must be scoped to beta (``tests.scoping_support``). A new
+tenant-scoped route is covered without touching this file; a new object route needs its
+kind in ``alpha_objects`` (it says so).
 """
 
 from __future__ import annotations
@@ -45,8 +49,9 @@ from tenant_apps.exports.models import Export, ExportKind
 from tenant_apps.orders.models import Customer, Order, OrderItem
 from tenants.authentication import BAD_CREDENTIALS, tenant_token_pair
 from tenants.models import Tenant
-from tenants.permissions import PublicEndpoint
+from tenants.permissions import TenantGate
 from tests.factories import PASSWORD
+from tests.scoping_support import reads_scoped_to
 from tests.support import TenantWorld, error_of, host_client
 
 # Every string alpha's objects carry; no response given on beta may contain it.
@@ -68,7 +73,11 @@ class Route:
     view_class: type
     actions: dict[str, str] | None
     kwargs: tuple[str, ...]  # names of the URL's path converters
-    opted_out: bool  # the view waives membership (PublicEndpoint, or not a DRF view)
+    access: str  # "gated", "public" (dangerously_public) or "ungated" (a defect)
+
+    @property
+    def opted_out(self) -> bool:
+        return self.access != "gated"
 
     @property
     def is_object_route(self) -> bool:
@@ -97,13 +106,16 @@ def _methods(callback) -> tuple[str, ...]:
     return tuple(sorted(m.upper() for m in allowed))
 
 
-def _opted_out(callback, view_class) -> bool:
-    """Whether the view deliberately waives the default membership check."""
-    if not hasattr(view_class, "permission_classes"):  # a plain Django view
-        return True
+def _access(callback, view_class) -> str:
+    """``gated`` (below a base that runs the tenant gate), ``public`` (it says
+    ``dangerously_public``, on the class or its ``@action``) or ``ungated`` (neither: a
+    defect, whatever its ``permission_classes`` say)."""
+    if not (isinstance(view_class, type) and issubclass(view_class, TenantGate)):
+        return "ungated"
     initkwargs = getattr(callback, "initkwargs", {})
-    permissions = initkwargs.get("permission_classes", view_class.permission_classes)
-    return any(issubclass(p, PublicEndpoint) for p in permissions)
+    if initkwargs.get("dangerously_public", view_class.dangerously_public):
+        return "public"
+    return "gated" if view_class.implements_gate else "ungated"
 
 
 def _walk(patterns, prefix: str = "/"):
@@ -122,7 +134,7 @@ def _walk(patterns, prefix: str = "/"):
                 view_class=view_class,
                 actions=getattr(callback, "actions", None),
                 kwargs=tuple(pattern.pattern.converters),
-                opted_out=_opted_out(callback, view_class),
+                access=_access(callback, view_class),
             )
 
 
@@ -431,6 +443,13 @@ def test_the_matrix_is_generated_from_the_urlconf():
     assert len(PROTECTED) >= 70
 
 
+def test_every_route_is_gated_or_deliberately_public():
+    """Tenancy by construction: every view of a tenant host sits below a base that runs
+    the tenant gate, or says ``dangerously_public``; nothing is open by omission."""
+    ungated = [r.template for r in ROUTES if r.access == "ungated"]
+    assert ungated == []
+
+
 def test_public_routes_are_exactly_the_listed_ones():
     """A view that opts out of membership must be listed here on purpose (the anonymous
     probe in the matrix would also catch it, at run time)."""
@@ -462,9 +481,11 @@ def test_route_is_closed_to_other_tenants(route, method, alpha, beta, alpha_obje
         }
     assert alpha_state(alpha) == before
 
-    # (a) Beta's owner, at home on beta's host, aimed at alpha's ids.
+    # (a) Beta's owner, at home on beta's host, aimed at alpha's ids. Every read of a
+    # tenant-owned public table (memberships, invitations, billing) is scoped to beta.
     client = token_client(beta, "owner")
-    response = send(client, method, url, body)
+    with reads_scoped_to(beta.tenant):
+        response = send(client, method, url, body)
     assert_not_a_crash(response)
     assert alpha_state(alpha) == before
     assert_no_alpha_data(response)

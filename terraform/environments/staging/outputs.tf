@@ -62,3 +62,8 @@ output "container_secret_arns" {
   description = "Secret or parameter ARN behind each injected variable."
   value       = module.tessera.container_secret_arns
 }
+
+output "files_bucket_name" {
+  description = "S3 bucket of tenant files (exports)."
+  value       = module.tessera.files_bucket_name
+}

@@ -17,7 +17,6 @@ locals {
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.name
   image      = "${aws_ecr_repository.app.repository_url}:${var.image_tag}"
-  media_path = "/app/media"
 
   # The processes, as the image runs them (docker-compose.yml runs the same commands).
   commands = {
@@ -31,9 +30,12 @@ locals {
   base_environment = {
     DJANGO_SETTINGS_MODULE = var.settings_module
     PORT                   = tostring(var.app_port)
-    MEDIA_ROOT             = local.media_path
     LOG_LEVEL              = var.log_level
     LOG_FORMAT             = "json"
+    # Tenant files (exports) in the S3 bucket of modules/storage (ADR 0016).
+    STORAGE_BUCKET               = var.files_bucket_name
+    STORAGE_REGION               = local.region
+    STORAGE_DOWNLOAD_URL_SECONDS = tostring(var.download_url_seconds)
     # The ALB appends the client address to X-Forwarded-For and sets X-Forwarded-Proto.
     NUM_PROXIES         = "1"
     FORWARDED_ALLOW_IPS = "*"
@@ -46,11 +48,12 @@ locals {
   environment_list = [for key in sort(keys(local.environment)) : { name = key, value = local.environment[key] }]
   secrets_list     = [for key in sort(keys(var.container_secrets)) : { name = key, valueFrom = var.container_secrets[key] }]
 
+  # files: the process reads and writes tenant files (its task role may use the bucket).
   processes = {
-    web     = { cpu = var.web_cpu, memory = var.web_memory, media = true, port = true, stop_timeout = 30 }
-    worker  = { cpu = var.worker_cpu, memory = var.worker_memory, media = true, port = false, stop_timeout = 120 }
-    beat    = { cpu = var.beat_cpu, memory = var.beat_memory, media = false, port = false, stop_timeout = 30 }
-    release = { cpu = var.worker_cpu, memory = var.worker_memory, media = true, port = false, stop_timeout = 30 }
+    web     = { cpu = var.web_cpu, memory = var.web_memory, files = true, port = true, stop_timeout = 30 }
+    worker  = { cpu = var.worker_cpu, memory = var.worker_memory, files = true, port = false, stop_timeout = 120 }
+    beat    = { cpu = var.beat_cpu, memory = var.beat_memory, files = false, port = false, stop_timeout = 30 }
+    release = { cpu = var.worker_cpu, memory = var.worker_memory, files = false, port = false, stop_timeout = 30 }
   }
 
   containers = {
@@ -73,10 +76,7 @@ locals {
         retries     = 3
         startPeriod = 30
       } : null
-      mountPoints = concat(
-        [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }],
-        spec.media ? [{ sourceVolume = "media", containerPath = local.media_path, readOnly = false }] : [],
-      )
+      mountPoints = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
       logConfiguration = {
         logDriver = "awslogs"
         options = {
@@ -128,56 +128,6 @@ resource "aws_cloudwatch_log_group" "app" {
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
   tags              = var.tags
-}
-
-# Shared media volume (generated exports) -----------------------------------------------------
-
-resource "aws_efs_file_system" "media" {
-  encrypted        = true
-  kms_key_id       = var.kms_key_arn
-  performance_mode = "generalPurpose"
-  throughput_mode  = "elastic"
-
-  lifecycle_policy {
-    transition_to_ia = "AFTER_30_DAYS"
-  }
-
-  tags = merge(var.tags, { Name = "${var.name}-media" })
-}
-
-resource "aws_efs_backup_policy" "media" {
-  file_system_id = aws_efs_file_system.media.id
-  backup_policy {
-    status = "ENABLED"
-  }
-}
-
-resource "aws_efs_mount_target" "media" {
-  count           = length(var.private_subnet_ids)
-  file_system_id  = aws_efs_file_system.media.id
-  subnet_id       = var.private_subnet_ids[count.index]
-  security_groups = [var.efs_security_group_id]
-}
-
-# Every task sees the volume as the image's unprivileged user, rooted at /media.
-resource "aws_efs_access_point" "media" {
-  file_system_id = aws_efs_file_system.media.id
-
-  posix_user {
-    uid = var.app_uid
-    gid = var.app_uid
-  }
-
-  root_directory {
-    path = "/media"
-    creation_info {
-      owner_uid   = var.app_uid
-      owner_gid   = var.app_uid
-      permissions = "0750"
-    }
-  }
-
-  tags = var.tags
 }
 
 # IAM: the execution role starts containers, the task role is what the app may do --------------
@@ -246,27 +196,62 @@ resource "aws_iam_role_policy" "execution" {
   policy = data.aws_iam_policy_document.execution.json
 }
 
+# Two task roles: web and worker handle tenant files ("files" above) and may use the
+# bucket's tenant prefix; beat and the release task get a role with no permission at all.
 resource "aws_iam_role" "task" {
   name               = "${var.name}-task"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
   tags               = var.tags
 }
 
+resource "aws_iam_role" "task_without_files" {
+  name               = "${var.name}-task-no-files"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = var.tags
+}
+
+# Least privilege on the files bucket (ADR 0016): objects under the tenant prefix only;
+# no s3:DeleteObjectVersion (deletes stay recoverable, the bucket is versioned), no
+# bucket-level action but listing.
 data "aws_iam_policy_document" "task" {
   statement {
-    sid       = "MediaVolume"
-    actions   = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
-    resources = [aws_efs_file_system.media.arn]
+    sid = "TenantFiles"
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:PutObjectTagging", # the area tag the lifecycle rules match, sent with PutObject
+      "s3:DeleteObject",
+      "s3:AbortMultipartUpload",
+    ]
+    resources = ["${var.files_bucket_arn}/${var.files_prefix}*"]
+  }
+  # Listing makes S3 answer 404 (not 403) for a missing key, which the app tells apart
+  # from an outage. Listing requests themselves must stay under the tenant prefix.
+  statement {
+    sid       = "ListTenantFiles"
+    actions   = ["s3:ListBucket"]
+    resources = [var.files_bucket_arn]
+    condition {
+      test     = "StringLikeIfExists"
+      variable = "s3:prefix"
+      values   = ["${var.files_prefix}*"]
+    }
+  }
+  # The bucket is SSE-KMS with the environment key: S3 asks KMS on the role's behalf.
+  statement {
+    sid       = "TenantFilesKey"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.kms_key_arn]
     condition {
       test     = "StringEquals"
-      variable = "elasticfilesystem:AccessPointArn"
-      values   = [aws_efs_access_point.media.arn]
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
     }
   }
 }
 
 resource "aws_iam_role_policy" "task" {
-  name   = "tessera-app"
+  name   = "tessera-tenant-files"
   role   = aws_iam_role.task.id
   policy = data.aws_iam_policy_document.task.json
 }
@@ -302,7 +287,7 @@ resource "aws_ecs_task_definition" "app" {
   cpu                      = tostring(each.value.cpu)
   memory                   = tostring(each.value.memory)
   execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.task.arn
+  task_role_arn            = each.value.files ? aws_iam_role.task.arn : aws_iam_role.task_without_files.arn
   container_definitions    = jsonencode([local.containers[each.key]])
 
   runtime_platform {
@@ -313,21 +298,6 @@ resource "aws_ecs_task_definition" "app" {
   # Scratch space (the root filesystem is read-only): Celery beat's schedule, temp files.
   volume {
     name = "tmp"
-  }
-
-  dynamic "volume" {
-    for_each = each.value.media ? [1] : []
-    content {
-      name = "media"
-      efs_volume_configuration {
-        file_system_id     = aws_efs_file_system.media.id
-        transit_encryption = "ENABLED"
-        authorization_config {
-          access_point_id = aws_efs_access_point.media.id
-          iam             = "ENABLED"
-        }
-      }
-    }
   }
 
   tags = var.tags

@@ -27,8 +27,3 @@ output "log_group_names" {
   description = "CloudWatch log group of each process (JSON lines with request_id, tenant and user_id)."
   value       = { for process, group in aws_cloudwatch_log_group.app : process => group.name }
 }
-
-output "media_file_system_id" {
-  description = "EFS file system holding MEDIA_ROOT (generated exports)."
-  value       = aws_efs_file_system.media.id
-}

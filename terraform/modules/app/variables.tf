@@ -36,7 +36,7 @@ variable "cpu_architecture" {
 }
 
 variable "private_subnet_ids" {
-  description = "Private subnets the tasks and EFS mount targets run in."
+  description = "Private subnets the tasks run in."
   type        = list(string)
 }
 
@@ -45,9 +45,26 @@ variable "app_security_group_id" {
   type        = string
 }
 
-variable "efs_security_group_id" {
-  description = "Security group of the EFS mount targets."
+variable "files_bucket_name" {
+  description = "S3 bucket of tenant files (STORAGE_BUCKET), from modules/storage."
   type        = string
+}
+
+variable "files_bucket_arn" {
+  description = "ARN of the bucket of tenant files: web and worker may use its tenant prefix."
+  type        = string
+}
+
+variable "files_prefix" {
+  description = "Key prefix of tenant files in the bucket (the app writes tenants/<schema>/...)."
+  type        = string
+  default     = "tenants/"
+}
+
+variable "download_url_seconds" {
+  description = "STORAGE_DOWNLOAD_URL_SECONDS: lifetime of a presigned download URL (at most 900)."
+  type        = number
+  default     = 120
 }
 
 variable "target_group_arn" {
@@ -61,7 +78,7 @@ variable "alb_resource_label" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key of the environment (logs, ECR, EFS; decrypting secrets)."
+  description = "KMS key of the environment (logs, ECR, the files bucket; decrypting secrets)."
   type        = string
 }
 

@@ -7,6 +7,7 @@ data "aws_route53_zone" "main" {
 }
 
 data "aws_elb_service_account" "current" {}
+data "aws_caller_identity" "current" {}
 
 # Certificate -----------------------------------------------------------------------------------
 
@@ -112,6 +113,22 @@ data "aws_iam_policy_document" "access_logs" {
     principals {
       type        = "AWS"
       identifiers = [data.aws_elb_service_account.current.arn]
+    }
+  }
+  # S3 server access logs of this environment's other buckets (the tenant files bucket,
+  # modules/storage), under s3/<bucket>/.
+  statement {
+    sid       = "S3WritesServerAccessLogs"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.access_logs.arn}/s3/*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logging.s3.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
     }
   }
   statement {

@@ -32,3 +32,8 @@ output "web_acl_arn" {
   description = "WAF web ACL in front of the load balancer."
   value       = aws_wafv2_web_acl.main.arn
 }
+
+output "access_logs_bucket" {
+  description = "Bucket of the access logs (ALB under alb/, S3 server access logs under s3/)."
+  value       = aws_s3_bucket.access_logs.id
+}

@@ -33,14 +33,6 @@ resource "aws_security_group" "cache" {
   tags        = merge(var.tags, { Name = "${var.name}-cache" })
 }
 
-resource "aws_security_group" "efs" {
-  # checkov:skip=CKV2_AWS_5:Attached to the EFS mount targets (modules/app) through this module's outputs; checkov's graph does not follow module outputs (tests/ops checks the attachment).
-  name        = "${var.name}-efs"
-  description = "EFS media volume, reachable from the app tasks only"
-  vpc_id      = var.vpc_id
-  tags        = merge(var.tags, { Name = "${var.name}-efs" })
-}
-
 # Load balancer -------------------------------------------------------------------------------
 
 resource "aws_vpc_security_group_ingress_rule" "alb_https" {
@@ -84,7 +76,7 @@ resource "aws_vpc_security_group_ingress_rule" "app_from_alb" {
 
 resource "aws_vpc_security_group_egress_rule" "app_https" {
   security_group_id = aws_security_group.app.id
-  description       = "HTTPS out: AWS APIs (ECR, Secrets Manager, logs), Stripe, Sentry"
+  description       = "HTTPS out: AWS APIs (ECR, Secrets Manager, logs, S3), Stripe, Sentry"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
@@ -118,15 +110,6 @@ resource "aws_vpc_security_group_egress_rule" "app_to_cache" {
   referenced_security_group_id = aws_security_group.cache.id
 }
 
-resource "aws_vpc_security_group_egress_rule" "app_to_efs" {
-  security_group_id            = aws_security_group.app.id
-  description                  = "NFS to the media volume"
-  ip_protocol                  = "tcp"
-  from_port                    = 2049
-  to_port                      = 2049
-  referenced_security_group_id = aws_security_group.efs.id
-}
-
 # Data stores: ingress from the app tasks only, no egress ------------------------------------
 
 resource "aws_vpc_security_group_ingress_rule" "database_from_app" {
@@ -144,14 +127,5 @@ resource "aws_vpc_security_group_ingress_rule" "cache_from_app" {
   ip_protocol                  = "tcp"
   from_port                    = 6379
   to_port                      = 6379
-  referenced_security_group_id = aws_security_group.app.id
-}
-
-resource "aws_vpc_security_group_ingress_rule" "efs_from_app" {
-  security_group_id            = aws_security_group.efs.id
-  description                  = "NFS from the app tasks"
-  ip_protocol                  = "tcp"
-  from_port                    = 2049
-  to_port                      = 2049
   referenced_security_group_id = aws_security_group.app.id
 }

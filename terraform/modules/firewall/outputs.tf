@@ -17,8 +17,3 @@ output "cache_security_group_id" {
   description = "Security group of the ElastiCache replication group."
   value       = aws_security_group.cache.id
 }
-
-output "efs_security_group_id" {
-  description = "Security group of the EFS mount targets."
-  value       = aws_security_group.efs.id
-}

@@ -1,5 +1,6 @@
 # One customer-managed key per environment encrypts everything at rest: RDS, ElastiCache,
-# Secrets Manager, SSM parameters, CloudWatch Logs, EFS, ECR and the VPC flow logs.
+# Secrets Manager, SSM parameters, CloudWatch Logs, the files bucket (S3), ECR and the VPC
+# flow logs.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}

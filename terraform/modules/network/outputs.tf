@@ -14,6 +14,6 @@ output "public_subnet_ids" {
 }
 
 output "private_subnet_ids" {
-  description = "Private subnets (containers, database, Redis, EFS), one per zone."
+  description = "Private subnets (containers, database, Redis), one per zone."
   value       = aws_subnet.private[*].id
 }

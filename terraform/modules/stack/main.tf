@@ -89,6 +89,14 @@ module "edge" {
   custom_domain_certificate_arns = var.custom_domain_certificate_arns
 }
 
+module "storage" {
+  source             = "../storage"
+  name               = local.name
+  kms_key_arn        = module.kms.key_arn
+  access_logs_bucket = module.edge.access_logs_bucket
+  tags               = local.tags
+}
+
 module "app" {
   source                = "../app"
   name                  = local.name
@@ -98,7 +106,9 @@ module "app" {
   app_port              = local.app_port
   private_subnet_ids    = module.network.private_subnet_ids
   app_security_group_id = module.firewall.app_security_group_id
-  efs_security_group_id = module.firewall.efs_security_group_id
+  files_bucket_name     = module.storage.bucket_name
+  files_bucket_arn      = module.storage.bucket_arn
+  files_prefix          = module.storage.tenant_prefix
   target_group_arn      = module.edge.target_group_arn
   alb_resource_label    = module.edge.alb_resource_label
   kms_key_arn           = module.kms.key_arn

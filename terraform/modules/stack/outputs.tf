@@ -62,3 +62,8 @@ output "container_secret_arns" {
   description = "Where each injected variable lives (put new values here, then redeploy)."
   value       = module.secrets.container_secrets
 }
+
+output "files_bucket_name" {
+  description = "S3 bucket of tenant files (exports), private and SSE-KMS (ADR 0016)."
+  value       = module.storage.bucket_name
+}
