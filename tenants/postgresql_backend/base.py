@@ -304,7 +304,13 @@ def advisory_xact_lock(key_sql: str, params: Sequence[Any]) -> Iterator[bool]:
     try:
         holder.set_autocommit(False)
         with holder.cursor() as cursor:
-            cursor.execute(f"SELECT pg_try_advisory_xact_lock({key_sql})", list(params))
+            # The holder idles in its transaction for the whole block: exempt it from
+            # idle_in_transaction_session_timeout (which would end it, and free the lock).
+            cursor.execute(
+                "SELECT pg_try_advisory_xact_lock(" + key_sql + "),"
+                " set_config('idle_in_transaction_session_timeout', '0', true)",
+                list(params),
+            )
             acquired = bool(cursor.fetchone()[0])
         yield acquired
     finally:
