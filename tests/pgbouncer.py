@@ -115,13 +115,12 @@ class PgBouncer:
         )
 
     def start(self, timeout: float = 10) -> PgBouncer:
-        kwargs = {"user": self.run_as} if self.run_as else {}
         self.process = subprocess.Popen(
             [self.binary, str(self.directory / "pgbouncer.ini")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            **kwargs,  # type: ignore[arg-type]
+            user=self.run_as,
         )
         deadline = time.monotonic() + timeout
         while not _port_open(self.port):

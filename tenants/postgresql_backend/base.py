@@ -84,6 +84,8 @@ def _pool_wait_timed_out(exc: BaseException) -> bool:
 
 class DatabaseWrapper(TenantDatabaseWrapper):
     health_check_done: bool  # set by Django's BaseDatabaseWrapper (untyped there)
+    connection: Any  # psycopg.Connection, or None while closed
+    search_path_set_schemas: list[str] | None  # the path this transaction has, if routed
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._check_at_begin = False
@@ -188,6 +190,7 @@ class DatabaseWrapper(TenantDatabaseWrapper):
             row = self._routing_statement(ROUTE_SQL, [search_path])
         if not self.autocommit:
             self.search_path_set_schemas = search_paths
+        assert row is not None  # a SELECT without FROM always returns its row
         return int(row[1] or 0)
 
     def execute_routing(self, sql: str, params: Sequence[Any]) -> tuple | None:
