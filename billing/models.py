@@ -14,6 +14,9 @@ class Plan(models.Model):
     max_products = models.PositiveIntegerField(null=True, blank=True)
     max_orders_per_month = models.PositiveIntegerField(null=True, blank=True)
     is_public = models.BooleanField(default=True, help_text="Offered on the sign-up form")
+    # Feature codes the plan includes (billing.entitlements.Feature); checked by
+    # billing.entitlements.require_feature.
+    features = models.JSONField(default=list, blank=True)
     sort_order = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

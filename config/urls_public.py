@@ -2,9 +2,10 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from billing.webhooks import StripeWebhookApi
+from shared_apps.accounts.urls import public_urlpatterns as account_urlpatterns
 from tenants.apis import SignupApi
 from tenants.views import landing, signup
 
@@ -18,4 +19,6 @@ urlpatterns = [
     path("api/v1/signup/", SignupApi.as_view(), name="api-signup"),
     path("billing/stripe/webhook/", StripeWebhookApi.as_view(), name="stripe-webhook"),
     path(settings.DJANGO_ADMIN_URL, admin.site.urls),
+    # The platform admin's sign-in with its TOTP step (superusers only; ADR 0018).
+    path("accounts/", include(account_urlpatterns)),
 ]

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 from decimal import Decimal
+
+from django.utils import timezone
 
 from tenant_apps.catalog.models import Product, ProductStatus
 from tenant_apps.catalog.services import category_create, product_create
-from tenant_apps.orders.services import customer_create, order_create, order_mark_paid
+from tenant_apps.orders.models import Order
+from tenant_apps.orders.services import (
+    customer_create,
+    order_cancel,
+    order_create,
+    order_mark_paid,
+)
+
+ORDERS = 40
+RECENT = 4  # orders left in the current month
+MONTHS = 6
 
 CATALOG = {
     "Hardware": [("Anvil", "49.00"), ("Rocket skates", "129.50"), ("Giant magnet", "75.25")],
@@ -35,14 +48,15 @@ def seed_tenant_demo(*, owner, seed: int) -> bool:
                 product_create(
                     name=name,
                     price=Decimal(price),
-                    stock=rng.randint(20, 200),
+                    stock=rng.randint(80, 300),
                     status=ProductStatus.ACTIVE,
                     category=category,
                     acting_user=owner,
                 )
             )
     customers = [customer_create(name=n, email=e, acting_user=owner) for n, e in CUSTOMERS]
-    for index in range(12):
+    now = timezone.now()
+    for index in range(ORDERS):
         picks = rng.sample(products, k=rng.randint(1, 3))
         order = order_create(
             customer=rng.choice(customers),
@@ -51,4 +65,12 @@ def seed_tenant_demo(*, owner, seed: int) -> bool:
         )
         if index % 3:
             order_mark_paid(order=order, acting_user=owner)
+        elif index % 7 == 0:
+            order_cancel(order=order, acting_user=owner)
+        # Spread over the last months (oldest first) so the dashboard's revenue chart
+        # has a history; the newest few stay as placed, today.
+        older = ORDERS - RECENT - index
+        if older > 0:
+            age = timedelta(days=older * MONTHS * 30 // ORDERS, hours=rng.randint(1, 20))
+            Order.objects.filter(pk=order.pk).update(created=now - age)
     return True

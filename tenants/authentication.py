@@ -8,6 +8,7 @@ user, in one query) and leaves it on the request for the permission check.
 
 from __future__ import annotations
 
+from django.utils.crypto import constant_time_compare
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import BaseAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -22,6 +23,9 @@ from tenants.context import current_tenant, current_tenant_or_none
 from tenants.permissions import remember_membership
 
 TENANT_CLAIM = "tenant_id"
+# A fingerprint of the password hash (Django's session auth hash, shortened): a new
+# password ends every token issued before it, as it ends every session (ADR 0018).
+PASSWORD_CLAIM = "pwd"  # noqa: S105 - a claim name
 BAD_CREDENTIALS = "No active account found with the given credentials."
 
 
@@ -41,6 +45,21 @@ class TenantBindingError(exceptions.AuthenticationFailed):
     default_code = ErrorCode.TOKEN_NOT_VALID
 
 
+class TokenRevoked(exceptions.AuthenticationFailed):
+    default_detail = Message.TOKEN_REVOKED
+    default_code = ErrorCode.TOKEN_NOT_VALID
+
+
+def password_fingerprint(user) -> str:
+    return user.get_session_auth_hash()[:32]
+
+
+def check_password_fingerprint(token, user) -> None:
+    """Refuse a token minted before the user's current password."""
+    if not constant_time_compare(str(token.get(PASSWORD_CLAIM, "")), password_fingerprint(user)):
+        raise TokenRevoked()
+
+
 class TenantJWTAuthentication(JWTAuthentication):
     def authenticate(self, request):
         header = self.get_header(request)
@@ -56,6 +75,7 @@ class TenantJWTAuthentication(JWTAuthentication):
         membership = membership_for(user_id=token[jwt_settings.USER_ID_CLAIM], tenant=tenant)
         if membership is None:
             raise exceptions.AuthenticationFailed(Message.NOT_A_MEMBER, code=ErrorCode.NOT_A_MEMBER)
+        check_password_fingerprint(token, membership.user)
         remember_membership(request, membership)
         return membership.user, token
 
@@ -63,26 +83,41 @@ class TenantJWTAuthentication(JWTAuthentication):
 def tenant_token_pair(*, user, tenant) -> dict[str, str]:
     refresh = RefreshToken.for_user(user)
     refresh[TENANT_CLAIM] = tenant.pk  # copied into every access token made from it
+    refresh[PASSWORD_CLAIM] = password_fingerprint(user)
     return {"refresh": str(refresh), "access": str(refresh.access_token)}
 
 
 class TokenObtainSerializer(serializers.Serializer):
     email = serializers.EmailField()
     password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        write_only=True,
+        help_text="With MFA on: a current TOTP or an unused recovery code.",
+    )
     refresh = serializers.CharField(read_only=True)
     access = serializers.CharField(read_only=True)
 
     def validate(self, attrs):
         request = self.context["request"]
         tenant = current_tenant()
+        from shared_apps.accounts.services import mfa_verify_for_token
+
+        # Same answer for a wrong password and a non-member: membership is not leaked
+        # (and the lockout counts both).
         user = login_authenticate(
-            request._request, email=attrs["email"], password=attrs["password"]
+            request._request,
+            email=attrs["email"],
+            password=attrs["password"],
+            accept=lambda user: membership_for(user_id=user.pk, tenant=tenant) is not None,
         )
-        if user is None or membership_for(user_id=user.pk, tenant=tenant) is None:
-            # Same answer for a wrong password and a non-member: membership is not leaked.
+        if user is None:
             raise exceptions.AuthenticationFailed(
                 BAD_CREDENTIALS, code=ErrorCode.AUTHENTICATION_FAILED
             )
+        mfa_verify_for_token(request=request._request, user=user, otp=attrs.get("otp"))
         return tenant_token_pair(user=user, tenant=tenant)
 
 
@@ -98,6 +133,8 @@ class TokenRefreshSerializer(serializers.Serializer):
             raise InvalidToken(str(exc)) from exc
         if refresh.get(TENANT_CLAIM) != tenant.pk:
             raise TenantBindingError()
-        if membership_for(user_id=refresh[jwt_settings.USER_ID_CLAIM], tenant=tenant) is None:
+        membership = membership_for(user_id=refresh[jwt_settings.USER_ID_CLAIM], tenant=tenant)
+        if membership is None:
             raise exceptions.AuthenticationFailed(Message.NOT_A_MEMBER, code=ErrorCode.NOT_A_MEMBER)
+        check_password_fingerprint(refresh, membership.user)
         return {"access": str(refresh.access_token)}

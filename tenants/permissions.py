@@ -75,6 +75,10 @@ def authorize(
         raise TenantSuspended()
 
 
+# The classes created with ``gate_base=True``: the only ones that may define sealed methods.
+_GATE_BASES: set[type] = set()
+
+
 class TenantGate:
     """The declarations of a tenant view, checked when each subclass is created."""
 
@@ -83,6 +87,9 @@ class TenantGate:
     action_roles: ClassVar[Mapping[str, Role]] = MappingProxyType({})
     # Billing endpoints: an owner of a suspended tenant must still be able to pay.
     writes_allowed_when_read_only: ClassVar[bool] = False
+    # A plan feature the view needs (``billing.entitlements.Feature``): 402
+    # ``feature_not_in_plan`` after the role check when the tenant's plan lacks it.
+    required_feature: ClassVar[str | None] = None
     # The one opt-out: a sentence saying why this view needs no membership.
     dangerously_public: ClassVar[str] = ""
     # Methods through which the gate runs; subclasses of a gate base may not define them.
@@ -97,6 +104,7 @@ class TenantGate:
         super().__init_subclass__(**kwargs)
         if gate_base:
             cls.implements_gate = True
+            _GATE_BASES.add(cls)
         check_gate_declarations(cls, is_base=gate_base)
 
     def required_role(self, *, is_read: bool, action: str | None) -> Role:
@@ -125,6 +133,8 @@ def check_gate_declarations(cls: type[TenantGate], *, is_base: bool = False) -> 
             raise ImproperlyConfigured(f"{name}.action_roles: {action!r} names no handler")
     if "implements_gate" in own and not is_base:
         raise ImproperlyConfigured(f"{name}: implements_gate is set by gate_base=True only")
+    if cls.required_feature is not None and not isinstance(cls.required_feature, str):
+        raise ImproperlyConfigured(f"{name}.required_feature is a Feature")
     if not isinstance(cls.dangerously_public, str):
         raise ImproperlyConfigured(f"{name}.dangerously_public is a reason (a str)")
     if "permission_classes" in own and any(
@@ -135,10 +145,13 @@ def check_gate_declarations(cls: type[TenantGate], *, is_base: bool = False) -> 
         )
     if not is_base:
         for method in cls.sealed_methods:
-            if method in own:
+            # Wherever it comes from (the class itself or a mixin before the base in the
+            # MRO), a sealed method must be a gate base's own.
+            owner = next((k for k in cls.__mro__ if method in vars(k)), None)
+            if owner is not None and owner not in _GATE_BASES:
                 raise ImproperlyConfigured(
-                    f"{name}.{method}: the tenant gate runs through it; it may not be "
-                    "overridden (see tenants/permissions.py)"
+                    f"{name}.{method} (from {owner.__qualname__}): the tenant gate runs "
+                    "through it; it may not be overridden (see tenants/permissions.py)"
                 )
 
 
@@ -172,6 +185,11 @@ def tenant_gate(request, view: Any) -> Membership:
         writes_allowed_when_read_only=getattr(view, "writes_allowed_when_read_only", False),
     )
     assert membership is not None  # authorize refuses a non-member
+    feature = getattr(view, "required_feature", None)
+    if feature:
+        from billing.entitlements import require_feature
+
+        require_feature(tenant, feature)
     return membership
 
 

@@ -226,6 +226,7 @@ def tenant_provision(
     owner_password: str,
     plan_code: str | None = None,
     acting_user: User | None = None,
+    request=None,
 ) -> Provisioned:
     """Create an organisation's tenant: user (or reuse), organisation, schema, domain,
     owner membership, trial. All or nothing (see module docstring).
@@ -252,6 +253,7 @@ def tenant_provision(
             password=owner_password,
             plan_code=plan_code,
             acting_user=acting_user,
+            request=request,
         )
     except (IntegrityError, ProgrammingError) as exc:
         # Lost a race with a concurrent sign-up; everything was rolled back.
@@ -274,6 +276,7 @@ def _provision(
     password: str,
     plan_code: str | None,
     acting_user: User | None,
+    request=None,
 ) -> Provisioned:
     host = tenant_host(subdomain)
     if Domain.objects.filter(domain=host).exists():
@@ -309,6 +312,15 @@ def _provision(
         detail={"subdomain": subdomain, "plan": plan.code, "used_spare_schema": used_spare},
     )
     transaction.on_commit(_request_replenish)
+    if user_created:  # a new owner verifies the address (grace period, ADR 0018)
+        from shared_apps.accounts.services import email_verification_start
+        from tenants.selectors import tenant_url
+
+        email_verification_start(
+            user=user,
+            tenant=tenant,
+            base_url=tenant_url(host=host, request=request) if request is not None else "",
+        )
     return Provisioned(
         tenant=tenant, domain=domain, user=user, membership=membership, user_created=user_created
     )

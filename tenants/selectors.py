@@ -29,3 +29,16 @@ def tenant_admin_list() -> QuerySet[Tenant]:
         member_count=Count("organization__organization_users", distinct=True),
         primary_domain=Subquery(primary),
     )
+
+
+def tenant_status_reason(*, tenant: Tenant) -> str:
+    """Why the tenant is in its current status (the reason of its last status change)."""
+    from tenants.models import TenantEvent
+
+    detail = (
+        TenantEvent.objects.filter(tenant=tenant, action="tenant.status_changed")
+        .order_by("-created", "-id")
+        .values_list("detail", flat=True)
+        .first()
+    )
+    return str((detail or {}).get("reason") or "")

@@ -47,3 +47,30 @@ class MeOutputSerializer(serializers.Serializer):
 class SessionLoginSerializer(serializers.Serializer):
     email = serializers.EmailField()
     password = serializers.CharField(trim_whitespace=False)
+    otp = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+
+class PasswordResetInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=512, trim_whitespace=True)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+class MfaCodeInputSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=64)
+
+
+class TotpSetupOutputSerializer(serializers.Serializer):
+    secret = serializers.CharField()
+    otpauth_url = serializers.CharField()
+
+
+class RecoveryCodesOutputSerializer(serializers.Serializer):
+    recovery_codes = serializers.ListField(child=serializers.CharField())
+
+
+class MfaRequirementSerializer(serializers.Serializer):
+    mfa_required = serializers.BooleanField()

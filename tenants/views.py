@@ -27,6 +27,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 owner_email=data["email"],
                 owner_password=data["password"],
                 plan_code=data["plan"],
+                request=request,
             )
         except TesseraError as exc:
             form.add_service_errors(exc.fields, exc.message)

@@ -96,7 +96,15 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",
     "shared_apps.core",
     "shared_apps.accounts",
+    # django-allauth (ADR 0018): its tables (email addresses, MFA authenticators) are
+    # global like the users they belong to; no django.contrib.sites (see below).
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "shared_apps.organizations",
+    # Its concrete APIKey model is unused (tenant_apps.integrations.ApiKey subclasses the
+    # abstract one per tenant schema); the app must be installed for its models to load.
+    "rest_framework_api_key",
     "djstripe",  # public schema only: Stripe mirrors are platform data, not tenant data
     "billing",
 ]
@@ -108,6 +116,7 @@ TENANT_APPS = [
     "tenant_apps.catalog",
     "tenant_apps.orders",
     "tenant_apps.exports",
+    "tenant_apps.integrations",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
@@ -126,6 +135,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After routing and authentication: allauth's request context needs the tenant's
+    # schema active and request.user; then the MFA / email-verification gates.
+    "allauth.account.middleware.AccountMiddleware",
+    "shared_apps.accounts.middleware.AccountGatesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -140,6 +153,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "shared_apps.accounts.context_processors.account_state",
+                "shared_apps.accounts.context_processors.mfa_requirement",
             ],
         },
     }
@@ -222,10 +237,68 @@ CSRF_COOKIE_DOMAIN = None
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
+# Accounts: django-allauth (ADR 0018) ----------------------------------------------------
+# allauth runs without django.contrib.sites: account and mfa only ask for the "current
+# site" through django.contrib.sites.shortcuts.get_current_site, which falls back to the
+# request's host (RequestSite). A Site row per tenant host would be wrong (hosts are data).
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+ACCOUNT_ADAPTER = "shared_apps.accounts.adapter.TenantAccountAdapter"
+MFA_ADAPTER = "shared_apps.accounts.adapter.TenantMFAAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_USER_MODEL_EMAIL_FIELD = "email"
+ACCOUNT_UNIQUE_EMAIL = True
+# One address per user, the login: the email page shows its status and resends the link.
+ACCOUNT_CHANGE_EMAIL = False
+ACCOUNT_MAX_EMAIL_ADDRESSES = 1
+# Logging in does not wait for verification: the grace period below is ours.
+ACCOUNT_EMAIL_VERIFICATION = "optional"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = True  # verification is one click
+ACCOUNT_EMAIL_CONFIRMATION_HMAC = True  # stateless keys: nothing secret stored
+EMAIL_VERIFICATION_GRACE_DAYS = env.int("EMAIL_VERIFICATION_GRACE_DAYS", default=7)
+ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = max(EMAIL_VERIFICATION_GRACE_DAYS, 1)
+ACCOUNT_EMAIL_CONFIRMATION_AUTHENTICATED_REDIRECT_URL = "/accounts/email/"
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False  # never mail an address that has no account here
+ACCOUNT_EMAIL_NOTIFICATIONS = True  # password changed / reset, MFA on / off
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
+# The current session survives a password change; every other session of the user (on
+# every tenant host) dies because Django's session auth hash follows the password.
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_PASSWORD_RESET_TOKEN_GENERATOR = (
+    "shared_apps.accounts.tokens.TenantPasswordResetTokenGenerator"  # noqa: S105 - a class path
+)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+ACCOUNT_FORMS = {
+    "reset_password": "shared_apps.accounts.forms.TenantResetPasswordForm",
+    "change_password": "shared_apps.accounts.forms.LockedChangePasswordForm",
+}
+MFA_FORMS = {
+    "authenticate": "shared_apps.accounts.forms.LockedAuthenticateForm",
+    "reauthenticate": "shared_apps.accounts.forms.LockedReauthenticateForm",
+    "activate_totp": "shared_apps.accounts.forms.LockedActivateTOTPForm",
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="Tessera")
+MFA_RECOVERY_CODE_COUNT = 10
+# TOTP secrets and recovery-code seeds are stored encrypted (Fernet) with this key;
+# empty derives one from SECRET_KEY.
+MFA_ENCRYPTION_KEY = env("MFA_ENCRYPTION_KEY", default="")
+# The platform admin (root domain) only for superusers who signed in with TOTP.
+ADMIN_REQUIRE_MFA = env.bool("ADMIN_REQUIRE_MFA", default=False)
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+
 # API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tenants.authentication.TenantJWTAuthentication",
+        "tenant_apps.integrations.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Every API view is tenant-scoped unless it deliberately opts out (PublicEndpoint).
@@ -427,6 +500,34 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Integrations: API keys and outgoing webhooks (SPEC §11, ADRs 0020 and 0021) ----------
+# http:// and loopback/private receivers; the development settings turn it on, and
+# production forces it off whatever the environment says.
+WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = env.bool("WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS", default=False)
+# Seconds between a failed attempt and the next one (about 27 h in all; +-20 % jitter).
+WEBHOOK_RETRY_SCHEDULE = [
+    int(seconds)
+    for seconds in env.list(
+        "WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000", "36000", "36000"]
+    )
+]
+WEBHOOK_RETRY_JITTER = 0.2
+# An endpoint failing for this many seconds (every attempt since) is disabled and its
+# tenant's owners emailed; default 3 days.
+WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=3 * 24 * 3600)
+WEBHOOK_TIMEOUT = 10.0  # the whole attempt, at most (SPEC §11)
+WEBHOOK_CONNECT_TIMEOUT = 3.0
+# Attempts in flight at once per endpoint (1: in order per endpoint).
+WEBHOOK_ENDPOINT_CONCURRENCY = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=1)
+# How long a worker holds a delivery while it sends it (> WEBHOOK_TIMEOUT).
+WEBHOOK_LEASE_SECONDS = 30
+# The secret replaced by rotate-secret/ keeps signing deliveries this long.
+WEBHOOK_SECRET_OVERLAP_SECONDS = 24 * 3600
+CELERY_BEAT_SCHEDULE["webhook-sweeper"] = {  # outbox rows whose enqueue was lost, retries
+    "task": "tenant_apps.integrations.tasks.sweep_webhook_deliveries",
+    "schedule": 30.0,
+}
+
 # Email -----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -532,3 +633,18 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 SENTRY_DSN = env("SENTRY_DSN", default="")
 SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
 SENTRY_RELEASE = env("SENTRY_RELEASE", default="")
+
+# Web app: server-rendered pages on every tenant host (issue 11, ADR 0019) ---------------
+# htmx is a vendored static file (static/vendor/); django-htmx gives request.htmx and
+# django-template-partials the named fragments a page and its htmx update share. The
+# pages answer with style-src 'self' (shared_apps/core/pages.py); the policy above keeps
+# inline styles for Swagger UI and the admin.
+SHARED_APPS += ["django_htmx", "template_partials"]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
+    "django_htmx.middleware.HtmxMiddleware",
+)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"

@@ -18,3 +18,6 @@ REST_FRAMEWORK = {
         "user": env("THROTTLE_USER_RATE", default="1000000/min"),
     },
 }
+
+# Local receivers (http://localhost:...) may get webhooks in development.
+WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = env.bool("WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS", default=True)

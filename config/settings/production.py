@@ -26,6 +26,8 @@ REDIS_URL = env("REDIS_URL")
 CACHES = cache_settings(REDIS_URL)
 CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
 DEBUG = False
+# Webhooks never go to http:// or to private addresses in production (SPEC §11).
+WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = False
 
 # HTTPS everywhere: TLS ends at the load balancer, which sends X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -40,6 +42,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The platform admin needs TOTP in production (ADR 0018).
+ADMIN_REQUIRE_MFA = env.bool("ADMIN_REQUIRE_MFA", default=True)
 CSRF_TRUSTED_ORIGINS = [f"https://{ROOT_DOMAIN}", f"https://*.{ROOT_DOMAIN}"]
 
 # Errors and traces: only when SENTRY_DSN is set. The environment defaults to the name of

@@ -63,3 +63,22 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+
+class TenantSecurityPolicy(models.Model):
+    """A tenant's account rules, set by its owners (public schema, one row per tenant;
+    no row means the defaults)."""
+
+    tenant = models.OneToOneField(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="security_policy"
+    )
+    # Members without TOTP are sent to set it up at their next web login and kept on
+    # the set-up page until they have (API clients enrol through me/mfa/totp/).
+    mfa_required = models.BooleanField(default=False)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "tenant security policies"
+
+    def __str__(self) -> str:
+        return f"security policy of tenant {self.tenant_id}"

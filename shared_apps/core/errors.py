@@ -23,8 +23,14 @@ class ErrorCode:
     EMAIL_REGISTERED = "email_registered"
     TENANT_SUSPENDED = "tenant_suspended"
     PLAN_LIMIT_EXCEEDED = "plan_limit_exceeded"
+    FEATURE_NOT_IN_PLAN = "feature_not_in_plan"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     THROTTLED = "throttled"
+    MFA_REQUIRED = "mfa_required"
+    MFA_INVALID = "mfa_invalid"
+    MFA_ALREADY_ENABLED = "mfa_already_enabled"
+    MFA_NOT_ENABLED = "mfa_not_enabled"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code, not a secret
     STORAGE_UNAVAILABLE = "storage_unavailable"
     SERVER_ERROR = "server_error"
     DATABASE_UNAVAILABLE = "database_unavailable"
@@ -40,6 +46,9 @@ class ErrorCode:
     INSUFFICIENT_STOCK = "insufficient_stock"
     ORDER_STATE_CONFLICT = "order_state_conflict"
     CUSTOMER_EMAIL_TAKEN = "customer_email_taken"
+    ROLE_ABOVE_OWN = "role_above_own"
+    API_KEY_REVOKED = "api_key_revoked"
+    API_KEY_NOT_ALLOWED = "api_key_not_allowed"
 
 
 class Message:
@@ -54,6 +63,13 @@ class Message:
     PAYLOAD_TOO_LARGE = "The request body is too large."
     TOKEN_OTHER_TENANT = "This token was not issued for this organisation."  # noqa: S105
     DATABASE_UNAVAILABLE = "The database is busy or unavailable; retry shortly."
+    MFA_REQUIRED = "This account uses two-factor authentication: send the current code as otp."
+    MFA_INVALID = "The two-factor code is wrong, expired or already used."
+    MFA_ALREADY_ENABLED = "Two-factor authentication is already on; turn it off first."
+    MFA_NOT_ENABLED = "Two-factor authentication is not on for this account."
+    MFA_SETUP_NOT_STARTED = "Start the set-up first (POST me/mfa/totp/), then confirm its code."
+    INVALID_TOKEN = "This link or token is unknown, used or expired."  # noqa: S105
+    TOKEN_REVOKED = "This token was revoked (the password changed)."  # noqa: S105
     STORAGE_UNAVAILABLE = "File storage is unavailable right now; try again in a minute."
 
 
@@ -117,6 +133,30 @@ class RoleRequired(TesseraError):
         super().__init__(f"This action needs the {needed_label} role or higher.")
 
 
+class MfaRequired(TesseraError):
+    code = ErrorCode.MFA_REQUIRED
+    http_status = 401
+    message = Message.MFA_REQUIRED
+
+
+class MfaInvalid(TesseraError):
+    code = ErrorCode.MFA_INVALID
+    http_status = 401
+    message = Message.MFA_INVALID
+
+
+class MfaConflict(TesseraError):
+    code = ErrorCode.MFA_ALREADY_ENABLED
+    http_status = 409
+    message = Message.MFA_ALREADY_ENABLED
+
+
+class InvalidToken(TesseraError):
+    code = ErrorCode.INVALID_TOKEN
+    http_status = 400
+    message = Message.INVALID_TOKEN
+
+
 class PlanLimitExceeded(TesseraError):
     code = ErrorCode.PLAN_LIMIT_EXCEEDED
     http_status = 402
@@ -129,3 +169,11 @@ class StorageUnavailable(TesseraError):
     code = ErrorCode.STORAGE_UNAVAILABLE
     http_status = 503
     message = Message.STORAGE_UNAVAILABLE
+
+
+class FeatureNotInPlan(TesseraError):
+    """The tenant's plan does not include the feature (``billing.entitlements``)."""
+
+    code = ErrorCode.FEATURE_NOT_IN_PLAN
+    http_status = 402
+    message = "Your plan does not include this feature; upgrade to use it."

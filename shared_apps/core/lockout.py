@@ -1,6 +1,7 @@
 """Lock out password logins after repeated failures, per account and per client address.
 
-Every failed password check on a login endpoint (JWT token, session login) counts
+Every failed password or one-time-code check (JWT token, session login, the web login
+form, its TOTP step, password change, MFA set-up and removal) counts
 against the account (the email typed, whether or not it exists) and against the client
 address. When either count reaches its limit inside the window, further attempts are
 refused with ``429 throttled`` and a ``Retry-After`` until ``WINDOW_SECONDS`` after the
@@ -21,6 +22,7 @@ import hashlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -92,12 +94,9 @@ def _count_failure(request, email: str) -> None:
         cache.set(f"{key}:last", now, timeout=window)
 
 
-def login_authenticate(request, *, email: str, password: str):
-    """``authenticate()`` guarded by the lockout: the user, or None for bad credentials.
-
-    Raises ``LoginLockedOut`` (429 with ``Retry-After``) while the account or the client
-    address is locked; the password is not even checked then.
-    """
+def lockout_check(request, *, email: str) -> None:
+    """Raise ``LoginLockedOut`` while the account (``email``) or the client address is
+    locked; the caller then checks no password or code at all."""
     try:
         wait = _wait_seconds(request, email)
     except CACHE_ERRORS as exc:
@@ -107,15 +106,59 @@ def login_authenticate(request, *, email: str, password: str):
         logger.warning("login refused: locked out for %ss", math.ceil(wait))
         raise LoginLockedOut(wait=wait)
 
-    user = authenticate(request, username=email, password=password)
+
+def lockout_record(request, *, email: str, succeeded: bool) -> None:
+    """Count a failed password or code check against the account and the address, or
+    clear the account's count after a success."""
     try:
-        if user is None:
-            _count_failure(request, email)
-        else:
+        if succeeded:
             caches[CACHE_ALIAS].delete(_keys(request, email)["account"])
+        else:
+            _count_failure(request, email)
     except CACHE_ERRORS as exc:
         logger.warning("login lockout not recorded, cache unavailable: %s", exc)
+
+
+def lockout_guarded(request, *, email: str, check: Callable[[], bool]) -> bool:
+    """Run ``check`` (a password or one-time-code comparison) under the lockout: raises
+    ``LoginLockedOut`` while locked, counts a False, clears the count on True."""
+    lockout_check(request, email=email)
+    ok = bool(check())
+    lockout_record(request, email=email, succeeded=ok)
+    return ok
+
+
+def login_authenticate(request, *, email: str, password: str, accept=None):
+    """``authenticate()`` guarded by the lockout: the user, or None for bad credentials.
+
+    ``accept(user)`` may refuse a user whose password is right (a non-member of the
+    tenant): it gets None like a wrong password, and the failure is counted the same.
+    Raises ``LoginLockedOut`` (429 with ``Retry-After``) while the account or the client
+    address is locked; the password is not even checked then.
+    """
+    from shared_apps.accounts.services import security_event
+
+    try:
+        lockout_check(request, email=email)
+    except LoginLockedOut:
+        security_event(action="auth.lockout", actor=None, changes={"email": email[:254]})
+        raise
+    user = authenticate(request, username=email, password=password)
+    if user is not None and accept is not None and not accept(user):
+        user = None
+    # With a second factor to come, only its success clears the count: a right password
+    # must not reset the budget of someone guessing the codes.
+    if user is None or not _has_second_factor(user):
+        lockout_record(request, email=email, succeeded=user is not None)
+    if user is None:  # the email typed, never the password
+        security_event(action="auth.login_failed", actor=None, changes={"email": email[:254]})
     return user
+
+
+def _has_second_factor(user) -> bool:
+    from shared_apps.accounts.selectors import user_has_totp
+
+    return user_has_totp(user=user)
 
 
 def login_lockout_clear(*, email: str | None = None, address: str | None = None) -> None:

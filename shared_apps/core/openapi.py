@@ -22,12 +22,13 @@ _ERRORS_ALWAYS = {
     "400": "Validation error, malformed JSON or an invalid query parameter.",
     "401": "Not authenticated, or the token belongs to another tenant.",
     "403": "Not a member of this tenant, or the role does not allow it.",
+    "402": "feature_not_in_plan: the plan lacks the feature (API keys, webhooks).",
     "404": "No such object in this tenant.",
     "429": "Throttled; see the Retry-After header.",
 }
 _ERRORS_ON_WRITE = {
     "400": "Validation error or malformed JSON.",
-    "402": "tenant_suspended (read-only tenant) or plan_limit_exceeded.",
+    "402": "tenant_suspended (read-only tenant), plan_limit_exceeded or feature_not_in_plan.",
     "409": "Conflict with the current state.",
     "413": "Request body too large.",
 }
@@ -49,7 +50,7 @@ class TesseraAutoSchema(AutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        if getattr(self.view, "permission_classes", None) and self._is_public():
+        if self._is_public():
             errors = {
                 "400": _ERRORS_ON_WRITE["400"],
                 "401": "Wrong credentials, or a token/invitation not issued for this tenant.",
@@ -67,9 +68,13 @@ class TesseraAutoSchema(AutoSchema):
         return responses
 
     def _is_public(self) -> bool:
+        """A tenant view that opts out of the gate (``dangerously_public``), or a
+        public-host view open to anyone (``PublicEndpoint``)."""
         from tenants.permissions import PublicEndpoint
 
+        if getattr(self.view, "dangerously_public", ""):
+            return True
         return any(
             isinstance(p, type) and issubclass(p, PublicEndpoint)
-            for p in getattr(self.view, "permission_classes", [])
+            for p in getattr(self.view, "permission_classes", None) or []
         )

@@ -79,7 +79,8 @@ class InvitationViewSet(ListModelMixin, CreateModelMixin, DestroyModelMixin, Ten
             email=data["email"],
             role=data["role"],
             acting_user=self.acting_user,
-            accept_url=self.request.build_absolute_uri(reverse("invitation-accept")),
+            # The link in the email opens the invitation page on this host.
+            accept_url=self.request.build_absolute_uri(reverse("invitation-accept-page")),
         )
         return issued.invitation
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from billing.limits import Limit, usage_counter
-from shared_apps.organizations.models import OrganizationUser
+from shared_apps.organizations.models import OrganizationInvitation, OrganizationUser
 from shared_apps.organizations.roles import Role
 
 if TYPE_CHECKING:
@@ -52,3 +53,26 @@ def member_list(*, tenant: Tenant):
 @usage_counter(Limit.MEMBERS)
 def member_count(tenant: Tenant) -> int:
     return OrganizationUser.objects.for_tenant(tenant).count()
+
+
+def invitation_token_hash(token: str) -> str:
+    """What is stored of an invitation token (the token itself is only in the email)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invitation_for_token(*, tenant: Tenant, token: str) -> OrganizationInvitation | None:
+    """The invitation of ``tenant`` with ``token`` (pending or not), or None: a token of
+    another tenant is unknown here."""
+    if not token or len(token) > 200:
+        return None
+    return (
+        OrganizationInvitation.objects.for_tenant(tenant)
+        .select_related("organization", "invited_by")
+        .filter(token_hash=invitation_token_hash(token))
+        .first()
+    )
+
+
+def invitation_list(*, tenant: Tenant):
+    """Pending and accepted invitations of ``tenant`` (revoked ones are deleted)."""
+    return OrganizationInvitation.objects.for_tenant(tenant).select_related("invited_by")

@@ -6,7 +6,6 @@ role; nobody raises their own role; a tenant always keeps at least one owner.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,12 +19,15 @@ from billing.limits import Limit, limit_check
 from shared_apps.accounts.models import User
 from shared_apps.core.errors import Conflict, ErrorCode, TesseraError, ValidationFailed
 from shared_apps.organizations.models import (
+    Organization,
     OrganizationInvitation,
     OrganizationOwner,
     OrganizationUser,
 )
 from shared_apps.organizations.roles import Role
+from shared_apps.organizations.selectors import invitation_token_hash
 from tenant_apps.audit.services import audit_record
+from tenant_apps.integrations.events import EventType, event_record
 from tenants.models import Tenant
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -140,13 +142,37 @@ def member_remove(*, tenant: Tenant, membership: OrganizationUser, acting_user: 
         object_id=pk,
         changes={"user": user_id, "role": role},
     )
+    event_record(EventType.MEMBER_REMOVED, membership)
+
+
+@transaction.atomic
+def organization_rename(*, tenant: Tenant, name: str, acting_user: User) -> Tenant:
+    """Rename the organisation (its tenant and its django-organizations row together)."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationFailed(fields={"name": ["Give a name of 1 to 200 characters."]})
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    previous = tenant.name
+    if name == previous:
+        return tenant
+    tenant.name = name
+    tenant.save(update_fields=["name", "updated"])
+    Organization.objects.filter(pk=tenant.organization_id).update(name=name)
+    audit_record(
+        actor=acting_user,
+        action="organization.renamed",
+        object_type="tenants.tenant",
+        object_id=tenant.pk,
+        changes={"from": previous, "to": name},
+    )
+    return tenant
 
 
 # Invitations --------------------------------------------------------------------------------
 
 
 def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return invitation_token_hash(token)
 
 
 @dataclass(frozen=True)
@@ -264,4 +290,5 @@ def invitation_accept(
         target=membership,
         changes={"email": email, "role": invitation.role},
     )
+    event_record(EventType.MEMBER_JOINED, membership)
     return membership

@@ -10,7 +10,7 @@ from tenant_apps.audit.serializers import AuditEntryOutputSerializer
 class AuditEntryFilter(django_filters.FilterSet):
     class Meta:
         model = AuditEntry
-        fields = ["action", "object_type", "object_id", "actor"]
+        fields = ["action", "object_type", "object_id", "actor", "actor_api_key"]
 
 
 class AuditLogViewSet(ListModelMixin, TenantViewSet):

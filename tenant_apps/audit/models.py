@@ -17,6 +17,15 @@ class AuditEntry(models.Model):
         db_constraint=False,
         related_name="+",
     )
+    # Set instead of ``actor`` when one of the tenant's API keys made the change.
+    actor_api_key = models.ForeignKey(
+        "integrations.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
     action = models.CharField(max_length=64)
     object_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64)

@@ -5,6 +5,12 @@ from tenant_apps.audit.models import AuditEntry
 
 class AuditEntryOutputSerializer(serializers.ModelSerializer):
     actor_email = serializers.EmailField(source="actor.email", default=None)
+    actor_api_key_name = serializers.CharField(
+        source="actor_api_key.name", default=None, allow_null=True
+    )
+    actor_api_key_prefix = serializers.CharField(
+        source="actor_api_key.prefix", default=None, allow_null=True
+    )
 
     class Meta:
         model = AuditEntry
@@ -16,5 +22,8 @@ class AuditEntryOutputSerializer(serializers.ModelSerializer):
             "changes",
             "actor_id",
             "actor_email",
+            "actor_api_key_id",
+            "actor_api_key_name",
+            "actor_api_key_prefix",
             "created",
         ]

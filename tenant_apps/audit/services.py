@@ -31,12 +31,17 @@ def audit_record(
     object_id: Any = "",
     changes: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Record an action. Call inside the service's transaction, after the write."""
+    """Record an action. Call inside the service's transaction, after the write.
+
+    ``actor`` is a user, an API key's principal (recorded as ``actor_api_key``) or None.
+    """
+    api_key = getattr(actor, "api_key", None)
     if target is not None:
         object_type = object_type or target._meta.label_lower
         object_id = object_id or target.pk
     return AuditEntry.objects.create(
-        actor_id=getattr(actor, "pk", None),
+        actor_id=None if api_key is not None else getattr(actor, "pk", None),
+        actor_api_key_id=getattr(api_key, "pk", None),
         action=action,
         object_type=object_type,
         object_id=str(object_id),

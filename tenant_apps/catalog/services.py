@@ -12,6 +12,7 @@ from shared_apps.core.errors import Conflict, ErrorCode, ValidationFailed
 from shared_apps.core.slugs import unique_slug
 from tenant_apps.audit.services import audit_record, audited_delete, audited_update
 from tenant_apps.catalog.models import Category, Product, ProductStatus
+from tenant_apps.integrations.events import EventType, event_record
 from tenants.context import current_tenant
 
 PRODUCT_FIELDS = ("name", "slug", "description", "price", "stock", "status", "category")
@@ -115,6 +116,7 @@ def product_create(
         target=product,
         changes={f: getattr(product, f) for f in PRODUCT_FIELDS},
     )
+    event_record(EventType.PRODUCT_CREATED, product)
     return product
 
 
@@ -123,13 +125,14 @@ def product_update(*, product: Product, data: dict[str, Any], acting_user) -> Pr
     product = Product.objects.select_for_update().get(pk=product.pk)
     if "slug" in data:
         _check_slug_free(Product, data["slug"], exclude_pk=product.pk)
-    audited_update(
+    if audited_update(
         instance=product,
         data=data,
         fields=PRODUCT_FIELDS,
         acting_user=acting_user,
         action="product.updated",
-    )
+    ):
+        event_record(EventType.PRODUCT_UPDATED, product)
     return product
 
 
@@ -140,6 +143,7 @@ def product_archive(*, product: Product, acting_user) -> Product:
         product.status = ProductStatus.ARCHIVED
         product.save(update_fields=["status", "updated"])
         audit_record(actor=acting_user, action="product.archived", target=product)
+        event_record(EventType.PRODUCT_UPDATED, product)
     return product
 
 

@@ -20,6 +20,7 @@ from billing.limits import Limit, limit_check
 from shared_apps.core.errors import Conflict, ErrorCode, ValidationFailed
 from tenant_apps.audit.services import audit_record, audited_delete, audited_update
 from tenant_apps.catalog.models import Product, ProductStatus
+from tenant_apps.integrations.events import EventType, event_record
 from tenant_apps.orders.models import Customer, Order, OrderItem, OrderStatus
 from tenants.context import current_tenant
 
@@ -63,6 +64,7 @@ def customer_create(*, name: str, email: str, acting_user) -> Customer:
         target=customer,
         changes={"name": name, "email": customer.email},
     )
+    event_record(EventType.CUSTOMER_CREATED, customer)
     return customer
 
 
@@ -167,6 +169,7 @@ def order_create(
             "items": {str(pk): qty for pk, qty in quantities.items()},
         },
     )
+    event_record(EventType.ORDER_CREATED, order)
     return order
 
 
@@ -195,6 +198,7 @@ def order_cancel(*, order: Order, acting_user) -> Order:
     audit_record(
         actor=acting_user, action="order.canceled", target=order, changes={"from": previous}
     )
+    event_record(EventType.ORDER_CANCELED, order)
     return order
 
 
@@ -207,6 +211,7 @@ def order_mark_paid(*, order: Order, acting_user) -> Order:
     order.paid_at = timezone.now()
     order.save(update_fields=["status", "paid_at", "updated"])
     audit_record(actor=acting_user, action="order.paid", target=order)
+    event_record(EventType.ORDER_PAID, order)
     return order
 
 
@@ -220,4 +225,5 @@ def order_refund(*, order: Order, acting_user) -> Order:
     order.refunded_at = timezone.now()
     order.save(update_fields=["status", "refunded_at", "updated"])
     audit_record(actor=acting_user, action="order.refunded", target=order)
+    event_record(EventType.ORDER_REFUNDED, order)
     return order

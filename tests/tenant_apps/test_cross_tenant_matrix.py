@@ -46,6 +46,13 @@ from shared_apps.organizations.models import (
 from shared_apps.organizations.services import InvitationInvalid
 from tenant_apps.catalog.models import Category, Product, ProductStatus
 from tenant_apps.exports.models import Export, ExportKind
+from tenant_apps.integrations.authentication import INVALID_KEY
+from tenant_apps.integrations.models import (
+    ApiKey,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from tenant_apps.orders.models import Customer, Order, OrderItem
 from tenants.authentication import BAD_CREDENTIALS, tenant_token_pair
 from tenants.models import Tenant
@@ -138,11 +145,15 @@ def _walk(patterns, prefix: str = "/"):
             )
 
 
-ROUTES = list(_walk(get_resolver("config.urls_tenant").url_patterns))
+# Every route of a tenant host; the API's, probed below; the web app's pages are probed
+# the same way, as a browser would, in tests/web/test_cross_tenant_pages.py.
+ALL_ROUTES = list(_walk(get_resolver("config.urls_tenant").url_patterns))
+ROUTES = [route for route in ALL_ROUTES if route.template.startswith("/api/")]
+PAGE_ROUTES = [route for route in ALL_ROUTES if not route.template.startswith("/api/")]
 
 # Deliberately public routes (route template → methods). Everything else needs a member.
 PUBLIC_ROUTES = {
-    "/": ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"),  # redirect to docs
+    "/invitations/accept/": ("GET", "HEAD", "OPTIONS", "POST"),  # the token is the proof
     "/api/v1/auth/token/": ("OPTIONS", "POST"),
     "/api/v1/auth/token/refresh/": ("OPTIONS", "POST"),
     "/api/v1/auth/session/": ("DELETE", "OPTIONS", "POST"),
@@ -169,7 +180,7 @@ PROTECTED = [
 ]
 PUBLIC = [
     _param(route, method)
-    for route in ROUTES
+    for route in ALL_ROUTES
     if route.template in PUBLIC_ROUTES
     for method in route.methods
 ]
@@ -183,6 +194,7 @@ class AlphaObjects:
     ids: dict[str, int]  # router basename → id of one alpha object of that kind
     invitation_token: str
     refresh_token: str
+    api_key: str  # an alpha admin key, brought to beta's host by the matrix
 
 
 def _in_schema(tenant: Tenant):
@@ -215,6 +227,17 @@ def alpha_objects(alpha: TenantWorld, beta: TenantWorld) -> AlphaObjects:
             line_total=Decimal(MARK_TOTAL),
         )
         export = Export.objects.create(kind=ExportKind.ORDERS_CSV, requested_by=owner, error=MARK)
+        api_key, raw_key = ApiKey.objects.create_key(name=f"{MARK} key", role="admin")
+        endpoint = WebhookEndpoint.objects.create(
+            url=f"https://hooks.example.test/{MARK}",
+            events=["order.created"],
+            description=MARK,
+            secret=f"whsec_{MARK}",
+        )
+        event = WebhookEvent.objects.create(
+            public_id=f"evt_{MARK}", type="order.created", payload={"data": MARK}
+        )
+        webhook_delivery = WebhookDelivery.objects.create(event=event, endpoint=endpoint)
         issued = org_services.invitation_create(
             tenant=tenant,
             email=f"{MARK}-invitee@alpha.test",
@@ -235,12 +258,16 @@ def alpha_objects(alpha: TenantWorld, beta: TenantWorld) -> AlphaObjects:
         "export": export.pk,
         "invitation": issued.invitation.pk,
         "member": membership.pk,
+        "api-key": api_key.pk,
+        "webhook-endpoint": endpoint.pk,
+        "webhook-delivery": webhook_delivery.pk,
     }
     _assert_beta_lacks(beta, ids)
     return AlphaObjects(
         ids=ids,
         invitation_token=issued.token,
         refresh_token=tenant_token_pair(user=owner, tenant=tenant)["refresh"],
+        api_key=raw_key,
     )
 
 
@@ -250,6 +277,9 @@ _TENANT_MODEL_OF = {
     "customer": Customer,
     "order": Order,
     "export": Export,
+    "api-key": ApiKey,
+    "webhook-endpoint": WebhookEndpoint,
+    "webhook-delivery": WebhookDelivery,
 }
 
 
@@ -439,6 +469,11 @@ def test_the_matrix_is_generated_from_the_urlconf():
         "/api/v1/orders/<int:pk>/cancel/",
         "/api/v1/members/<int:pk>/",
         "/api/v1/exports/<int:pk>/download/",
+        "/api/v1/api-keys/<int:pk>/",
+        "/api/v1/webhooks/endpoints/<int:pk>/deliveries/",
+        "/api/v1/webhooks/endpoints/<int:pk>/rotate-secret/",
+        "/api/v1/webhooks/endpoints/<int:pk>/test/",
+        "/api/v1/webhooks/deliveries/<int:pk>/redeliver/",
     } <= templates
     assert len(PROTECTED) >= 70
 
@@ -446,14 +481,14 @@ def test_the_matrix_is_generated_from_the_urlconf():
 def test_every_route_is_gated_or_deliberately_public():
     """Tenancy by construction: every view of a tenant host sits below a base that runs
     the tenant gate, or says ``dangerously_public``; nothing is open by omission."""
-    ungated = [r.template for r in ROUTES if r.access == "ungated"]
+    ungated = [r.template for r in ALL_ROUTES if r.access == "ungated"]
     assert ungated == []
 
 
 def test_public_routes_are_exactly_the_listed_ones():
     """A view that opts out of membership must be listed here on purpose (the anonymous
     probe in the matrix would also catch it, at run time)."""
-    opted_out = {r.template: r.methods for r in ROUTES if r.opted_out}
+    opted_out = {r.template: r.methods for r in ALL_ROUTES if r.opted_out}
     assert opted_out == PUBLIC_ROUTES
 
 
@@ -477,6 +512,19 @@ def test_route_is_closed_to_other_tenants(route, method, alpha, beta, alpha_obje
         assert error_of(stray) == {
             "code": ErrorCode.TOKEN_NOT_VALID,
             "message": Message.TOKEN_OTHER_TENANT,
+            "fields": {},
+        }
+    assert alpha_state(alpha) == before
+
+    # (b') Alpha's API key, brought to beta's host: no such key there.
+    keyed = host_client(beta.host)
+    keyed.credentials(HTTP_AUTHORIZATION=f"Api-Key {alpha_objects.api_key}")
+    stray_key = send(keyed, method, url, body)
+    assert stray_key.status_code == 401, ("alpha key on beta", stray_key.content[:500])
+    if method != "HEAD":
+        assert error_of(stray_key) == {
+            "code": ErrorCode.AUTHENTICATION_FAILED,
+            "message": INVALID_KEY,
             "fields": {},
         }
     assert alpha_state(alpha) == before
@@ -563,7 +611,7 @@ def test_public_route_with_alpha_material_on_beta(route, method, alpha, beta, al
     )
     assert_no_alpha_data(response)
     assert "sessionid" not in response.cookies or not response.cookies["sessionid"].value
-    if response.status_code >= 400 and method != "HEAD":
+    if response.status_code >= 400 and method != "HEAD" and route.template.startswith("/api/"):
         error_of(response)
     if method == "POST" and route.template.startswith("/api/"):
         # Nothing alpha holds opens anything on beta.
@@ -651,7 +699,7 @@ def test_schema_and_docs_on_beta_are_public_and_carry_no_tenant_data(beta, alpha
     assert_no_alpha_data(docs)
 
 
-def test_root_redirects_to_docs(beta):
+def test_root_is_the_web_app_behind_its_login(beta):
     response = host_client(beta.host).get("/")
     assert response.status_code == 302
-    assert response["Location"] == "/api/v1/docs/"
+    assert response["Location"] == "/accounts/login/?next=/"

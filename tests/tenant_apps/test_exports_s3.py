@@ -26,7 +26,7 @@ from django.db import connection
 from django.utils import timezone
 
 from config.settings.base import s3_storage
-from shared_apps.core.errors import ErrorCode, Message
+from shared_apps.core.errors import ErrorCode, Message, StorageUnavailable
 from tenant_apps.exports.models import Export, ExportStatus
 from tenant_apps.exports.services import (
     STORAGE_FAILED_REASON,
@@ -364,3 +364,48 @@ def test_a_missing_bucket_fails_the_export_with_a_clear_reason(local_s3, setting
     _use_storage(settings, bucket="tessera-no-such-bucket", endpoint_url=local_s3.url)
     export = export_run(export_id=ExportFactory().pk)
     assert export.status == ExportStatus.FAILED and export.error == STORAGE_FAILED_REASON
+
+
+def test_a_canceled_tenant_is_purged_only_once_its_final_export_is_in_the_bucket(
+    bucket, local_s3, settings
+):
+    """The purge keeps the last export of a canceled tenant before dropping its schema:
+    with S3 refusing, the tenant stays (for the next run); with S3 back, it goes, and
+    its final export is in the bucket."""
+    from tenants import services as tenant_services
+    from tenants.models import Tenant, TenantStatus
+    from tenants.provisioning import tenant_provision
+    from tests.factories import PASSWORD
+
+    settings.BILLING_CANCELED_RETENTION_DAYS = 30
+    tenant = tenant_provision(
+        name="Leaving",
+        subdomain="leaving-s3",
+        owner_email="bye@leaving-s3.test",
+        owner_password=PASSWORD,
+    ).tenant
+    connection.set_tenant(tenant)
+    OrderFactory(total=Decimal("3.00"))
+    connection.set_schema_to_public()
+    Tenant.objects.filter(pk=tenant.pk).update(
+        status=TenantStatus.CANCELED, status_changed_at=timezone.now() - timedelta(days=31)
+    )
+
+    working = settings.STORAGES
+    _use_storage(
+        settings,
+        bucket=bucket.name,
+        endpoint_url=closed_port_url(CLOSED_PORT),
+        timeout=0.5,
+        max_attempts=1,
+    )
+    with pytest.raises(StorageUnavailable):
+        tenant_services.tenants_canceled_purge()
+    assert Tenant.objects.filter(pk=tenant.pk).exists() and bucket.keys() == []
+
+    settings.STORAGES = working
+    assert tenant_services.tenants_canceled_purge() == [tenant.schema_name]
+    assert not Tenant.objects.filter(pk=tenant.pk).exists()
+    (key,) = bucket.keys()
+    assert key.startswith(f"tenants/{tenant.schema_name}/final/orders_csv-")
+    assert b"3.00" in bucket.body(key)

@@ -59,7 +59,8 @@ def test_seed_demo_is_idempotent_and_prints_logins(db, capsys):
     call_command("seed_demo")
     call_command("seed_demo")
     out = capsys.readouterr().out
-    assert "http://acme.localhost:8000/api/v1/me/" in out
+    assert "http://acme.localhost:8000/accounts/login/" in out
+    assert "http://globex.localhost:8000/accounts/login/" in out
     assert "owner@globex.example / tessera-demo-pass" in out
     for subdomain in ("acme", "globex"):
         tenant = Tenant.objects.get(subdomain=subdomain)

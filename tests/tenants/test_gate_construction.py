@@ -108,11 +108,24 @@ def test_a_gated_view_on_a_session_checks_membership_too(alpha, beta):
         ({"check_permissions": lambda self, request: None}, "may not be overridden"),
         ({"initial": lambda self, request: None}, "may not be overridden"),
         ({"get_queryset": lambda self: None}, "may not be overridden"),
+        ({"required_feature": 1}, "is a Feature"),
     ],
 )
 def test_a_weakening_declaration_fails_when_the_class_is_created(body, message):
     with pytest.raises(ImproperlyConfigured, match=message):
         type("Broken", (TenantViewSet,), {"__module__": __name__, "list": lambda s, r: 1, **body})
+
+
+def test_a_mixin_cannot_bring_a_sealed_method():
+    class Loosen:
+        def initial(self, request, *args, **kwargs):
+            return None
+
+    with pytest.raises(ImproperlyConfigured, match=r"initial \(from .*Loosen\)"):
+
+        class Mixed(Loosen, TenantViewSet):
+            def list(self, request):
+                return Response([])
 
 
 def test_a_subclass_below_a_subclass_is_checked_too():

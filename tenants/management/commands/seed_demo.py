@@ -1,4 +1,6 @@
-"""Demo tenants ``acme`` and ``globex``, each with an owner and a member. Idempotent."""
+"""Demo tenants ``acme`` and ``globex``, each with an owner and a member, a catalog,
+customers and six months of orders (so the dashboards have something to show).
+Idempotent; prints the web app's login URLs."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -59,7 +61,7 @@ class Command(BaseCommand):
                     seed_tenant_demo(owner=owner, seed=len(subdomain))
             base = f"http://{tenant_host(subdomain)}:{port}"
             lines += [
-                f"  {name}: {base}/api/v1/me/   (docs: {base}/api/v1/docs/)",
+                f"  {name}: {base}/accounts/login/   (API docs: {base}/api/v1/docs/)",
                 f"    owner  {owner_email} / {DEMO_PASSWORD}",
                 f"    member {member_email} / {DEMO_PASSWORD}",
             ]

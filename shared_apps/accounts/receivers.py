@@ -1,0 +1,60 @@
+"""Security events from Django's and allauth's signals into the tenant's audit log.
+
+Connected in ``AccountsConfig.ready``. Failed logins and lockouts are recorded where the
+password is checked (``shared_apps.core.lockout.login_authenticate``), which also sees
+the refused non-members no signal reports.
+"""
+
+from __future__ import annotations
+
+from allauth.account import signals as account_signals
+from allauth.mfa import signals as mfa_signals
+from allauth.mfa.models import Authenticator
+from django.contrib.auth import signals as auth_signals
+from django.dispatch import receiver
+
+from shared_apps.accounts.services import security_event
+
+
+@receiver(auth_signals.user_logged_in, dispatch_uid="accounts.audit.login")
+def _logged_in(sender, request, user, **kwargs) -> None:
+    security_event(action="auth.login", actor=user)
+
+
+@receiver(auth_signals.user_logged_out, dispatch_uid="accounts.audit.logout")
+def _logged_out(sender, request, user, **kwargs) -> None:
+    if user is not None:
+        security_event(action="auth.logout", actor=user)
+
+
+@receiver(account_signals.password_reset, dispatch_uid="accounts.audit.password_reset")
+def _password_reset(sender, request, user, **kwargs) -> None:
+    security_event(action="auth.password_reset", actor=user)
+
+
+@receiver(account_signals.password_changed, dispatch_uid="accounts.audit.password_changed")
+@receiver(account_signals.password_set, dispatch_uid="accounts.audit.password_set")
+def _password_changed(sender, request, user, **kwargs) -> None:
+    security_event(action="auth.password_changed", actor=user)
+
+
+@receiver(mfa_signals.authenticator_added, dispatch_uid="accounts.audit.mfa_added")
+def _mfa_added(sender, request, user, authenticator, **kwargs) -> None:
+    if authenticator.type == Authenticator.Type.TOTP:
+        security_event(action="auth.mfa_enabled", actor=user)
+        if request is not None and request.session.session_key:
+            request.session.cycle_key()  # privilege change: a new session id
+
+
+@receiver(mfa_signals.authenticator_removed, dispatch_uid="accounts.audit.mfa_removed")
+def _mfa_removed(sender, request, user, authenticator, **kwargs) -> None:
+    if authenticator.type == Authenticator.Type.TOTP:
+        security_event(action="auth.mfa_disabled", actor=user)
+        if request is not None and request.session.session_key:
+            request.session.cycle_key()
+
+
+@receiver(mfa_signals.authenticator_used, dispatch_uid="accounts.audit.mfa_used")
+def _mfa_used(sender, request, user, authenticator, **kwargs) -> None:
+    if authenticator.type == Authenticator.Type.RECOVERY_CODES:
+        security_event(action="auth.recovery_code_used", actor=user)

@@ -1,0 +1,143 @@
+"""The webhook event catalogue and the outbox (ADR 0021).
+
+Services call ``event_record(EventType.ORDER_CREATED, order)`` inside their transaction,
+after the write. When no enabled endpoint of the tenant subscribes to the type, that is
+one query and nothing else. Otherwise the body is rendered now, with the API's own detail
+serializer (a snapshot of the object as the change left it), and stored as a
+``WebhookEvent`` row in the same transaction: a rolled-back write leaves no event, a
+committed one always has its row. After commit one task is queued (``bulk``) that
+creates the deliveries and sends them; if that enqueue is lost (a crash between commit
+and enqueue, Redis down), the sweeper finds the row and does it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
+
+from billing.entitlements import Feature, has_feature
+from tenant_apps.integrations.models import WebhookEndpoint, WebhookEvent
+from tenants.context import current_tenant
+
+
+class EventType(models.TextChoices):
+    ORDER_CREATED = "order.created", "An order was placed"
+    ORDER_PAID = "order.paid", "An order was marked paid"
+    ORDER_CANCELED = "order.canceled", "An order was canceled"
+    ORDER_REFUNDED = "order.refunded", "An order was refunded"
+    PRODUCT_CREATED = "product.created", "A product was created"
+    PRODUCT_UPDATED = "product.updated", "A product was changed"
+    CUSTOMER_CREATED = "customer.created", "A customer was created"
+    MEMBER_JOINED = "member.joined", "Someone joined the organisation"
+    MEMBER_REMOVED = "member.removed", "A member was removed"
+
+
+PING = "ping"  # sent by POST webhooks/endpoints/{id}/test/ only; nobody subscribes to it
+
+
+def _order(order: Any) -> Any:
+    from tenant_apps.orders.selectors import order_detail_queryset
+    from tenant_apps.orders.serializers import OrderDetailSerializer
+
+    return OrderDetailSerializer(order_detail_queryset().get(pk=order.pk)).data
+
+
+def _product(product: Any) -> Any:
+    from tenant_apps.catalog.selectors import product_list
+    from tenant_apps.catalog.serializers import ProductOutputSerializer
+
+    return ProductOutputSerializer(product_list().get(pk=product.pk)).data
+
+
+def _customer(customer: Any) -> Any:
+    from tenant_apps.orders.selectors import customer_list
+    from tenant_apps.orders.serializers import CustomerOutputSerializer
+
+    return CustomerOutputSerializer(customer_list().get(pk=customer.pk)).data
+
+
+def _member(membership: Any) -> Any:
+    from shared_apps.organizations.serializers import MemberOutputSerializer
+
+    return MemberOutputSerializer(membership).data
+
+
+# Event type → the API's detail shape of its object.
+RENDERERS: dict[str, Callable[[Any], Any]] = {
+    EventType.ORDER_CREATED: _order,
+    EventType.ORDER_PAID: _order,
+    EventType.ORDER_CANCELED: _order,
+    EventType.ORDER_REFUNDED: _order,
+    EventType.PRODUCT_CREATED: _product,
+    EventType.PRODUCT_UPDATED: _product,
+    EventType.CUSTOMER_CREATED: _customer,
+    EventType.MEMBER_JOINED: _member,
+    EventType.MEMBER_REMOVED: _member,
+}
+
+
+def new_event_id() -> str:
+    return f"evt_{secrets.token_hex(12)}"
+
+
+def _jsonable(data: Any) -> Any:
+    """Exactly what the API would send for ``data`` (Decimals as strings, ISO dates)."""
+    return json.loads(JSONRenderer().render(data))
+
+
+def _enqueue_dispatch(event_id: int) -> None:
+    """After commit: hand the event to the workers (tests replace this to simulate a
+    crash between commit and enqueue; the sweeper must then deliver it)."""
+    from tenant_apps.integrations.tasks import dispatch_webhook_event
+
+    dispatch_webhook_event.delay(event_id)
+
+
+def outbox_write(
+    *, event_type: str, data: Any, endpoint_ids: list[int], tenant: Any
+) -> WebhookEvent:
+    """Write the outbox row (inside the caller's transaction) and queue its dispatch for
+    after commit."""
+    public_id = new_event_id()
+    event = WebhookEvent.objects.create(
+        public_id=public_id,
+        type=event_type,
+        payload={
+            "id": public_id,
+            "type": event_type,
+            "created": timezone.now().isoformat().replace("+00:00", "Z"),
+            "tenant": tenant.subdomain,
+            "data": _jsonable(data),
+        },
+        endpoint_ids=endpoint_ids,
+    )
+    event_id = event.pk
+    transaction.on_commit(lambda: _enqueue_dispatch(event_id))
+    return event
+
+
+def event_record(event_type: str, target: Any) -> WebhookEvent | None:
+    """Record that ``event_type`` happened to ``target``, for every enabled endpoint of
+    the current tenant that subscribes to it. Call inside the service's transaction."""
+    endpoint_ids = list(
+        WebhookEndpoint.objects.filter(enabled=True, events__contains=[event_type])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not endpoint_ids:
+        return None
+    tenant = current_tenant()
+    if not has_feature(tenant, Feature.WEBHOOKS):  # downgraded: endpoints stay, nothing sent
+        return None
+    return outbox_write(
+        event_type=event_type,
+        data=RENDERERS[event_type](target),
+        endpoint_ids=endpoint_ids,
+        tenant=tenant,
+    )

@@ -1,0 +1,18 @@
+from django.db.models import QuerySet
+
+from tenant_apps.integrations.models import ApiKey, WebhookDelivery, WebhookEndpoint
+
+
+def api_key_list() -> QuerySet[ApiKey]:
+    return ApiKey.objects.all()
+
+
+def endpoint_list() -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.all()
+
+
+def delivery_list(*, endpoint: WebhookEndpoint | None = None) -> QuerySet[WebhookDelivery]:
+    queryset = WebhookDelivery.objects.select_related("event").prefetch_related("attempt_log")
+    if endpoint is not None:
+        queryset = queryset.filter(endpoint=endpoint)
+    return queryset

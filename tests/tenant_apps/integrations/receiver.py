@@ -1,0 +1,123 @@
+"""A real HTTP receiver for webhook deliveries, on 127.0.0.1 in the integrations port
+range (18500-18599), in a thread of the test process.
+
+Each path has a behaviour: ``/ok`` answers 204; ``/status/<code>`` that status;
+``/flaky/<n>`` 500 for the first n requests to it, then 200; ``/hang`` waits until the
+receiver stops (or 30 s); ``/redirect`` answers 302 to ``/ok``; ``/huge`` a 200 with a
+(lazily written) body of 8 MiB. Every request is recorded with its headers and body.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PORTS = range(18510, 18600)
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self.hits: dict[str, int] = defaultdict(int)
+        self.huge_bytes_sent = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.server = self._bind()
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _bind(self) -> ThreadingHTTPServer:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                with receiver._lock:
+                    receiver.requests.append(
+                        Received(self.path, dict(self.headers.items()), body, time.time())
+                    )
+                    receiver.hits[self.path] += 1
+                    hit = receiver.hits[self.path]
+                receiver.answer(self, hit)
+
+        for port in PORTS:
+            with contextlib.suppress(OSError):
+                server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+                server.daemon_threads = True
+                return server
+        raise RuntimeError("no free port in 18510-18599")
+
+    def answer(self, handler: BaseHTTPRequestHandler, hit: int) -> None:
+        path = handler.path
+        if path.startswith("/status/"):
+            return self._send(handler, int(path.rsplit("/", 1)[1]))
+        if path.startswith("/flaky/"):
+            failures = int(path.rsplit("/", 1)[1])
+            return self._send(handler, 500 if hit <= failures else 200)
+        if path == "/hang":
+            self._stop.wait(30)
+            return None
+        if path == "/redirect":
+            handler.send_response(302)
+            handler.send_header("Location", f"http://127.0.0.1:{self.port}/ok")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return None
+        if path == "/huge":
+            handler.send_response(200)
+            handler.send_header("Content-Length", str(8 * 1024 * 1024))
+            handler.end_headers()
+            chunk = b"x" * 65536
+            with contextlib.suppress(OSError):
+                for _ in range(128):
+                    handler.wfile.write(chunk)
+                    self.huge_bytes_sent += len(chunk)
+            return None
+        return self._send(handler, 204)
+
+    @staticmethod
+    def _send(handler: BaseHTTPRequestHandler, status: int) -> None:
+        body = b"" if status == 204 else b'{"ok": true}'
+        handler.send_response(status)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        if body:
+            handler.wfile.write(body)
+
+    def url(self, path: str = "/ok") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def received(self, path: str | None = None) -> list[Received]:
+        with self._lock:
+            return [r for r in self.requests if path is None or r.path == path]
+
+    def start(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0

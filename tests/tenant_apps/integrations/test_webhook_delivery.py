@@ -1,0 +1,257 @@
+"""Deliveries end to end: API write → outbox row → after commit → a real Celery worker
+(``bulk`` queue) → a real HTTP receiver on 127.0.0.1, verified with ``standardwebhooks``.
+
+These tests commit (a worker only sees committed data) and clean the tenant tables they
+touched afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from tenant_apps.catalog.models import Product, ProductStatus
+from tenant_apps.integrations import events
+from tenant_apps.integrations.models import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from tenant_apps.integrations.tasks import sweep_schema, sweep_webhook_deliveries
+from tenant_apps.orders.models import Customer
+from tenant_apps.orders.services import order_create
+from tests import celery_support
+from tests.celery_support import wait_for
+from tests.support import bearer_client
+
+_django_db_helper = celery_support._django_db_helper
+celery_prefix = celery_support.celery_prefix
+committed = celery_support.committed
+worker = celery_support.worker
+
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("real-processes")]
+
+TOUCHED = [
+    "integrations_webhookattempt",
+    "integrations_webhookdelivery",
+    "integrations_webhookevent",
+    "integrations_webhookendpoint",
+    "orders_orderitem",
+    "orders_order",
+    "orders_customer",
+    "catalog_product",
+    "audit_auditentry",
+]
+
+
+@pytest.fixture
+def clean(committed, worker):
+    yield
+    connection.set_schema_to_public()
+    # Stop the worker from claiming more, let attempts in flight finish, then delete.
+    # DELETE, not TRUNCATE: the worker may still be finishing an attempt (row locks
+    # wait for it; TRUNCATE's table locks could deadlock with it).
+    with connection.cursor() as cursor:
+        for schema in ("t_alpha", "t_beta"):
+            cursor.execute(f"UPDATE {schema}.integrations_webhookendpoint SET enabled = false")
+
+        def idle() -> bool:
+            cursor.execute(
+                "SELECT count(*) FROM t_alpha.integrations_webhookdelivery WHERE leased_until"
+                " > now() UNION ALL SELECT count(*) FROM t_beta.integrations_webhookdelivery"
+                " WHERE leased_until > now()"
+            )
+            return not any(n for (n,) in cursor.fetchall())
+
+        wait_for(idle, timeout=15, what="attempts in flight to finish")
+        for schema in ("t_alpha", "t_beta"):
+            for table in TOUCHED:
+                cursor.execute(f"DELETE FROM {schema}.{table}")
+
+
+def endpoint_on(world, url: str, events_=("order.created",)) -> dict:
+    response = bearer_client(world, "owner").post(
+        "/api/v1/webhooks/endpoints/", {"url": url, "events": list(events_)}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def stock(world) -> tuple[int, int]:
+    connection.set_tenant(world.tenant)
+    try:
+        product = Product.objects.create(
+            name="Anvil",
+            slug=f"anvil-{time.monotonic_ns()}",
+            price=Decimal("49.00"),
+            stock=100,
+            status=ProductStatus.ACTIVE,
+        )
+        customer = Customer.objects.create(name="Wile", email=f"w{time.monotonic_ns()}@acme.test")
+    finally:
+        connection.set_schema_to_public()
+    return product.pk, customer.pk
+
+
+def place_order(world, product: int, customer: int) -> dict:
+    response = bearer_client(world, "member").post(
+        "/api/v1/orders/",
+        {"customer": customer, "items": [{"product": product, "quantity": 1}]},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_order_created_is_delivered_signed_and_only_to_its_tenant(clean, receiver, alpha, beta):
+    alpha_endpoint = endpoint_on(alpha, receiver.url("/alpha"))
+    endpoint_on(beta, receiver.url("/beta"))
+    product, customer = stock(alpha)
+    order = place_order(alpha, product, customer)
+
+    (got,) = wait_for(lambda: receiver.received("/alpha"), timeout=20, what="delivery")
+    payload = Webhook(alpha_endpoint["secret"]).verify(got.body, got.headers)
+    assert payload["type"] == "order.created" and payload["tenant"] == "alpha"
+    assert payload["id"].startswith("evt_") and payload["id"] == got.headers["webhook-id"]
+    assert payload["data"] == order  # the API's own detail shape
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + "C2FVsBQIhrscChlQIMV+b5sSYspob7oD").verify(got.body, got.headers)
+
+    log = wait_for(
+        lambda: [
+            d
+            for d in bearer_client(alpha, "owner")
+            .get(f"/api/v1/webhooks/endpoints/{alpha_endpoint['id']}/deliveries/")
+            .json()["results"]
+            if d["status"] == "succeeded"
+        ],
+        timeout=10,
+        what="delivery log",
+    )
+    assert log[0]["attempts"][0]["status_code"] == 204
+    time.sleep(0.5)
+    assert receiver.received("/beta") == []  # beta's endpoint never hears of alpha's order
+
+
+def test_a_rolled_back_order_sends_nothing(clean, receiver, alpha):
+    endpoint_on(alpha, receiver.url("/rollback"))
+    product, customer = stock(alpha)
+    connection.set_tenant(alpha.tenant)
+    try:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            order_create(
+                customer=Customer.objects.get(pk=customer),
+                items=[{"product": product, "quantity": 1}],
+                notes="rolled back",
+                acting_user=None,
+            )
+            raise RuntimeError("the request failed after the order was written")
+        assert WebhookEvent.objects.count() == 0
+    finally:
+        connection.set_schema_to_public()
+    place_order(alpha, product, customer)  # a committed one after it, as a marker
+    (got,) = wait_for(lambda: receiver.received("/rollback"), timeout=20, what="delivery")
+    assert json.loads(got.body)["data"]["notes"] == ""
+    time.sleep(0.5)
+    assert len(receiver.received("/rollback")) == 1
+
+
+def test_a_lost_enqueue_is_delivered_by_the_sweeper(clean, receiver, alpha, monkeypatch):
+    """Crash between commit and enqueue: the outbox row is committed, no task was sent."""
+    endpoint_on(alpha, receiver.url("/lost"))
+    product, customer = stock(alpha)
+    monkeypatch.setattr(events, "_enqueue_dispatch", lambda event_id: None)
+    place_order(alpha, product, customer)
+    connection.set_tenant(alpha.tenant)
+    event = WebhookEvent.objects.get()
+    assert event.dispatched_at is None
+    connection.set_schema_to_public()
+    time.sleep(1)
+    assert receiver.received("/lost") == []
+    # The periodic sweeper (beat, every 30 s) leaves fresh rows 10 s to their own
+    # dispatch; this one is older than that.
+    connection.set_tenant(alpha.tenant)
+    WebhookEvent.objects.filter(pk=event.pk).update(created=timezone.now() - timedelta(seconds=11))
+    connection.set_schema_to_public()
+    totals = sweep_webhook_deliveries.apply().get()
+    assert totals["events"] == 1 and totals["tenants"] >= 2
+    (got,) = wait_for(lambda: receiver.received("/lost"), timeout=20, what="swept delivery")
+    assert got.headers["webhook-id"] == event.public_id
+
+
+def test_500_then_200_is_retried_with_the_same_webhook_id(clean, receiver, alpha):
+    endpoint = endpoint_on(alpha, receiver.url("/flaky/1"))
+    product, customer = stock(alpha)
+    place_order(alpha, product, customer)
+    # First retry after WEBHOOK_RETRY_SCHEDULE[0] = 5 s (+-20 %), queued with a countdown.
+    got = wait_for(
+        lambda: receiver.received("/flaky/1")[1:] and receiver.received("/flaky/1"),
+        timeout=25,
+        what="retry",
+    )
+    assert got[0].headers["webhook-id"] == got[1].headers["webhook-id"]
+    Webhook(endpoint["secret"]).verify(got[1].body, got[1].headers)
+    connection.set_tenant(alpha.tenant)
+    row = wait_for(
+        lambda: WebhookDelivery.objects.filter(status=DeliveryStatus.SUCCEEDED).first(),
+        timeout=10,
+        what="succeeded",
+    )
+    assert list(row.attempt_log.values_list("status_code", flat=True)) == [500, 200]
+    assert row.attempt_log.first().next_retry_at is not None
+
+
+def test_a_hanging_endpoint_does_not_hold_up_others(clean, receiver, alpha, beta):
+    """Alpha's endpoint hangs; beta's deliveries (and alpha's other endpoint) go on."""
+    endpoint_on(alpha, receiver.url("/hang"))
+    endpoint_on(beta, receiver.url("/beta-ok"))
+    alpha_product, alpha_customer = stock(alpha)
+    beta_product, beta_customer = stock(beta)
+    place_order(alpha, alpha_product, alpha_customer)
+    wait_for(lambda: receiver.received("/hang"), timeout=20, what="hanging request")
+    place_order(beta, beta_product, beta_customer)
+    wait_for(lambda: receiver.received("/beta-ok"), timeout=8, what="beta delivery")
+    connection.set_tenant(alpha.tenant)
+    hanging = WebhookDelivery.objects.get()
+    assert hanging.leased_until is not None and hanging.attempts == 0
+    connection.set_schema_to_public()
+    row = wait_for(
+        lambda: (
+            connection.set_tenant(alpha.tenant),
+            WebhookDelivery.objects.filter(attempts=1).first(),
+        )[1],
+        timeout=15,
+        what="timeout recorded",
+    )
+    assert "Timed out" in row.last_error and row.status == DeliveryStatus.PENDING
+
+
+def test_sweep_schema_skips_fresh_and_leased_work(clean, alpha, monkeypatch):
+    monkeypatch.setattr(events, "_enqueue_dispatch", lambda event_id: None)
+    connection.set_tenant(alpha.tenant)
+    endpoint = WebhookEndpoint.objects.create(
+        url="http://127.0.0.1:18599/x", events=["order.created"], secret="whsec_" + "A" * 43
+    )
+    fresh = events.outbox_write(
+        event_type="ping", data={}, endpoint_ids=[endpoint.pk], tenant=alpha.tenant
+    )
+    assert sweep_schema(alpha.tenant, now=timezone.now()) == ([], [])
+    WebhookEvent.objects.filter(pk=fresh.pk).update(dispatched_at=timezone.now())
+    WebhookDelivery.objects.create(
+        event=fresh,
+        endpoint=endpoint,
+        next_attempt_at=timezone.now(),
+        leased_until=timezone.now() + timedelta(seconds=30),
+    )
+    assert sweep_schema(alpha.tenant, now=timezone.now()) == ([], [])
+    WebhookDelivery.objects.update(leased_until=None)
+    WebhookEndpoint.objects.update(enabled=False)
+    assert sweep_schema(alpha.tenant) == ([], [])
