@@ -113,7 +113,8 @@ def _web_environment(bouncer: PgBouncer) -> dict[str, str]:
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", "/tmp"),
         "DJANGO_SETTINGS_MODULE": "tests.tenants.pooler_settings",
-        "SECRET_KEY": "pooler-tests-" + "x" * 40,
+        # The same key as this process: tokens carry a password fingerprint keyed on it.
+        "SECRET_KEY": settings.SECRET_KEY,
         "JWT_SIGNING_KEY": settings.SIMPLE_JWT["SIGNING_KEY"],
         "DATABASE_URL": bouncer.url(
             connection.settings_dict["NAME"], application_name=APPLICATION_NAME
