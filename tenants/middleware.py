@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from django.conf import settings
 from django.core.signals import got_request_exception
 from django.db import transaction
-from django.db.utils import InterfaceError, OperationalError
+from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.urls import set_urlconf
 
@@ -18,6 +19,7 @@ from tenants.resolution import normalise_host, resolver
 logger = logging.getLogger(__name__)
 
 _UNIT_ATTR = "_tessera_unit_of_work"
+_DB_ERROR_ATTR = "_tessera_database_error"
 DATABASE_RETRY_AFTER_SECONDS = 1
 
 
@@ -47,9 +49,26 @@ class TenantRoutingMiddleware:
         try:
             with db.unit_of_work() as owned:
                 setattr(request, _UNIT_ATTR, owned)
-                return self._routed(request, host)
+                response = self._routed(request, host)
         except (OperationalError, InterfaceError) as exc:
             return database_unavailable(request, exc)
+        except DatabaseError as exc:
+            # Only the routing statement and the COMMIT raise out of the unit (the view's
+            # errors are responses by now). A COMMIT answered with nonsense -- PgBouncer
+            # reporting a server connection that died under it -- leaves the outcome and
+            # the connection's state unknown: drop the connection and ask for a retry.
+            if not db.in_atomic_block:
+                db.close()
+            return database_unavailable(request, exc)
+        if response.status_code == 500:
+            lost = getattr(request, _DB_ERROR_ATTR, None)
+            if lost is None and db.errors_occurred and not _usable(db):
+                lost = OperationalError("the database connection was lost during the request")
+            if lost is not None:
+                # The database went away mid-request (a later middleware, or code that
+                # went on inside a broken transaction): Django made it a 500 there.
+                return database_unavailable(request, lost)
+        return response
 
     def _routed(self, request: HttpRequest, host: str | None) -> HttpResponse:
         route = resolver.route(host)
@@ -95,6 +114,13 @@ def database_unavailable(request: HttpRequest, exc: BaseException) -> HttpRespon
     return response
 
 
+def _usable(db) -> bool:
+    try:
+        return db.connection is not None and db.is_usable()
+    except Exception:
+        return False
+
+
 def _roll_back_unit(request: HttpRequest | None) -> None:
     # Only the request's own transaction: one it joined (a test's) is not ours to doom.
     if request is not None and getattr(request, _UNIT_ATTR, False):
@@ -105,6 +131,9 @@ def _roll_back_unit(request: HttpRequest | None) -> None:
 
 def _on_request_exception(sender, request=None, **kwargs) -> None:
     _roll_back_unit(request)
+    error = sys.exc_info()[1]  # sent from inside Django's except block
+    if request is not None and isinstance(error, (OperationalError, InterfaceError)):
+        setattr(request, _DB_ERROR_ATTR, error)
 
 
 got_request_exception.connect(
