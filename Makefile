@@ -11,7 +11,7 @@ CHECKOV_VENV := $(VENV)/tools/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 # Apps whose migrations we write (dj-stripe's tables come from one SQL migration, ADR 0008).
-OWN_APPS := accounts organizations core billing tenants audit catalog orders exports
+OWN_APPS := accounts organizations core billing tenants tenant_data audit catalog orders exports integrations
 
 .PHONY: install run test bench lint format migrate stop clean
 

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, include, path
 
-from shared_apps.accounts.views import mfa_requirement_view
+from shared_apps.accounts.views import MfaRequirementPage
 from shared_apps.core.apidocs import SchemaApi, SwaggerDocsView
 from shared_apps.organizations.pages import InvitationAcceptPage
 from tenants.apis import (
@@ -43,6 +43,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("tenant_apps.audit.urls")),
     path("", include("tenant_apps.integrations.urls")),
     path("", include("billing.urls")),
+    path("", include("tenants.data.urls")),
     path("schema/", SchemaApi.as_view(), name="schema"),
     # The split view serves its init script from this URL: no inline script (CSP).
     path("docs/", SwaggerDocsView.as_view(url_name="schema"), name="docs"),
@@ -65,5 +66,5 @@ urlpatterns = [
     # Login, logout, password reset and change, email, MFA: allauth's views with the
     # project's adapter, forms and templates (ADR 0018).
     path("accounts/", include("shared_apps.accounts.urls")),
-    path("app/settings/mfa/", mfa_requirement_view, name="settings-mfa"),
+    path("app/settings/mfa/", MfaRequirementPage.as_view(), name="settings-mfa"),
 ]

@@ -185,12 +185,17 @@ def tenant_gate(request, view: Any) -> Membership:
         writes_allowed_when_read_only=getattr(view, "writes_allowed_when_read_only", False),
     )
     assert membership is not None  # authorize refuses a non-member
+    require_view_feature(tenant, view)
+    return membership
+
+
+def require_view_feature(tenant: Tenant, view: Any) -> None:
+    """402 ``feature_not_in_plan`` when the view declares a feature the plan lacks."""
     feature = getattr(view, "required_feature", None)
     if feature:
         from billing.entitlements import require_feature
 
         require_feature(tenant, feature)
-    return membership
 
 
 class IsTenantMember(BasePermission):

@@ -110,26 +110,46 @@ class PresignedUrlCheck:
         return None
 
 
+def free_port(preferred: int) -> int:
+    """``preferred`` when nothing listens there, else a port the system picks: another
+    suite on the same machine may hold the preferred one."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 class LocalS3(ThreadedMotoServer):
     """moto's threaded server on 127.0.0.1:``port``, behind :class:`PresignedUrlCheck`."""
 
     def __init__(self, port: int):
         super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
         self.url = f"http://127.0.0.1:{port}"
+        self._failure: Exception | None = None
 
     def _server_entry(self) -> None:
         app = PresignedUrlCheck(
             DomainDispatcherApplication(create_backend_app), {ACCESS_KEY: SECRET_KEY}
         )
-        self._server = make_server(
-            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
-        )
+        try:
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            )
+        except Exception as exc:  # moto's start() would wait forever for a failed bind
+            self._failure = exc
+            self._server_ready_event.set()
+            return
         self._server_ready_event.set()
         self._server.serve_forever()
 
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request
         super().start()
+        if self._failure is not None:
+            raise RuntimeError(f"the local S3 could not listen on {self.url}") from self._failure
 
 
 class _Always500(BaseHTTPRequestHandler):

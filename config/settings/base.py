@@ -107,6 +107,7 @@ SHARED_APPS = [
     "rest_framework_api_key",
     "djstripe",  # public schema only: Stripe mirrors are platform data, not tenant data
     "billing",
+    "tenants.data",  # a tenant's data, out and gone (public schema: outlives the tenant)
 ]
 # Sessions live in every tenant schema as well as public: a session cookie issued on
 # one host names a row that simply does not exist in any other tenant's schema.
@@ -357,6 +358,7 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "tenant_apps.orders.models.OrderStatus",
         "ExportStatusEnum": "tenant_apps.exports.models.ExportStatus",
         "RoleEnum": "shared_apps.organizations.roles.Role",
+        "ApiKeyRoleEnum": "tenant_apps.integrations.models.ApiKeyRole",
     },
     "COMPONENT_SPLIT_REQUEST": True,
 }
@@ -489,6 +491,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.requeue_stuck_webhook_events",
         "schedule": timedelta(minutes=5),
     },
+    "tenant-data-deletions": {  # a tenant's data, gone: grace periods over (ADR 0023)
+        "task": "tenants.data.tasks.purge_due_deletions",
+        "schedule": timedelta(hours=1),
+    },
+    "tenant-data-export-expiry": {
+        "task": "tenants.data.tasks.expire_data_exports",
+        "schedule": timedelta(hours=6),
+    },
     "clear-expired-sessions": {
         "task": "tenants.tasks.run_fanout",
         "schedule": timedelta(hours=1),
@@ -499,6 +509,11 @@ CELERY_BEAT_SCHEDULE = {
         },
     },
 }
+
+# A tenant's data, out and gone (tenants.data, ADR 0023) ----------------------------------
+TENANT_DELETION_GRACE_DAYS = env.int("TENANT_DELETION_GRACE_DAYS", default=14)
+TENANT_DATA_EXPORT_DAYS = env.int("TENANT_DATA_EXPORT_DAYS", default=7)
+TENANT_DATA_EXPORT_CHUNK_SIZE = env.int("TENANT_DATA_EXPORT_CHUNK_SIZE", default=2000)
 
 # Integrations: API keys and outgoing webhooks (SPEC §11, ADRs 0020 and 0021) ----------
 # http:// and loopback/private receivers; the development settings turn it on, and

@@ -8,51 +8,48 @@ its own.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
-from django.views.decorators.http import require_http_methods
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from shared_apps.accounts.models import User
 from shared_apps.accounts.services import tenant_mfa_requirement_set
 from shared_apps.core.errors import TesseraError
+from shared_apps.core.pages import TenantPageView
 from shared_apps.organizations.roles import Role
-from tenants.permissions import authorize, current_membership
 
 SETTINGS_PAGE = "/app/settings/"
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def mfa_requirement_view(request: HttpRequest) -> HttpResponse:
-    tenant = request.tenant  # type: ignore[attr-defined]
-    is_read = request.method == "GET"
-    try:
-        authorize(
-            tenant=tenant,
-            membership=current_membership(request),
-            is_read=is_read,
-            needed=Role.ADMIN if is_read else Role.OWNER,
-            writes_allowed_when_read_only=True,  # account security, not tenant data
-        )
-        if is_read:
-            return render(request, "account/mfa_requirement.html")
+class MfaRequirementPage(TenantPageView):
+    """Admins see the switch; only an owner changes it (allowed while suspended: account
+    security, not tenant data)."""
+
+    read_role = Role.ADMIN
+    write_role = Role.OWNER
+    writes_allowed_when_read_only = True
+    template_name = "account/mfa_requirement.html"
+    http_method_names = ["get", "post", "head", "options"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
         required = request.POST.get("mfa_required") in ("on", "true", "1")
-        assert isinstance(request.user, User)  # login_required
-        tenant_mfa_requirement_set(
-            tenant=tenant, required=required, acting_user=request.user, request=request
-        )
-    except TesseraError as exc:
-        return render(
+        assert isinstance(request.user, User)  # the gate let only members through
+        try:
+            tenant_mfa_requirement_set(
+                tenant=self.tenant, required=required, acting_user=request.user, request=request
+            )
+        except TesseraError as exc:
+            return self.render_page(status=exc.http_status, mfa_requirement_error=exc.message)
+        messages.success(
             request,
-            "account/mfa_requirement.html",
-            {"mfa_requirement_error": exc.message},
-            status=exc.http_status,
+            "Every member now needs two-factor authentication."
+            if required
+            else "Two-factor authentication is now optional for members.",
         )
-    messages.success(
-        request,
-        "Every member now needs two-factor authentication."
-        if required
-        else "Two-factor authentication is now optional for members.",
-    )
-    return HttpResponseRedirect(request.POST.get("next") or SETTINGS_PAGE)
+        return HttpResponseRedirect(_safe_next(request))
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or SETTINGS_PAGE
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return SETTINGS_PAGE

@@ -34,7 +34,12 @@ from django.views import View
 from shared_apps.core.errors import TesseraError
 from shared_apps.organizations.roles import Role
 from tenants.context import current_tenant_or_none
-from tenants.permissions import TenantGate, authorize, current_membership
+from tenants.permissions import (
+    TenantGate,
+    authorize,
+    current_membership,
+    require_view_feature,
+)
 from tenants.selectors import tenant_status_reason
 
 ResponseT = TypeVar("ResponseT", bound=HttpResponseBase)
@@ -134,6 +139,7 @@ class TenantPageView(TenantGate, View, gate_base=True):
             needed=self.required_role(is_read=is_read, action=None),
             writes_allowed_when_read_only=self.writes_allowed_when_read_only,
         )
+        require_view_feature(self.tenant, self)
         return None
 
     @property

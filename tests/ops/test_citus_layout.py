@@ -31,6 +31,7 @@ SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 LOGICAL_REFERENCES_TO_PUBLIC = {
     ("audit.AuditEntry.actor", "accounts.User"),
     ("exports.Export.requested_by", "accounts.User"),
+    ("integrations.ApiKey.created_by", "accounts.User"),
 }
 # The public tables a Citus cluster makes reference tables (copied to every node): those
 # above and every table they reference in turn (a reference table may only reference

@@ -30,6 +30,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.conf import settings
+from django.core import mail
 from django.db import connection, transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework import serializers
@@ -55,6 +56,7 @@ from tenant_apps.integrations.models import (
 )
 from tenant_apps.orders.models import Customer, Order, OrderItem
 from tenants.authentication import BAD_CREDENTIALS, tenant_token_pair
+from tenants.data.models import DataExport
 from tenants.models import Tenant
 from tenants.permissions import TenantGate
 from tests.factories import PASSWORD
@@ -125,12 +127,22 @@ def _access(callback, view_class) -> str:
     return "gated" if view_class.implements_gate else "ungated"
 
 
+ACCOUNT_PAGES_MODULE = "allauth."
+ACCOUNT_ROUTES: list[str] = []
+
+
 def _walk(patterns, prefix: str = "/"):
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
         elif isinstance(pattern, URLPattern):
             callback = pattern.callback
+            if callback.__module__.startswith(ACCOUNT_PAGES_MODULE):
+                # The person's own account (sign-in, reset, email, MFA): allauth's views,
+                # member-only sign-in through the project's adapter; tested in
+                # tests/shared_apps/accounts, including from the other tenant's host.
+                ACCOUNT_ROUTES.append(prefix + str(pattern.pattern))
+                continue
             view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
             assert view_class is not None, f"{prefix}{pattern.pattern} is not a class-based view"
             yield Route(
@@ -157,6 +169,9 @@ PUBLIC_ROUTES = {
     "/api/v1/auth/token/": ("OPTIONS", "POST"),
     "/api/v1/auth/token/refresh/": ("OPTIONS", "POST"),
     "/api/v1/auth/session/": ("DELETE", "OPTIONS", "POST"),
+    # A reset link is asked for by email and used with its token (bound to this host).
+    "/api/v1/auth/password/reset/": ("OPTIONS", "POST"),
+    "/api/v1/auth/password/reset/confirm/": ("OPTIONS", "POST"),
     "/api/v1/invitations/accept/": ("OPTIONS", "POST"),
     "/api/v1/schema/": ("GET", "HEAD", "OPTIONS"),
     "/api/v1/docs/": ("GET", "HEAD"),
@@ -258,6 +273,7 @@ def alpha_objects(alpha: TenantWorld, beta: TenantWorld) -> AlphaObjects:
         "export": export.pk,
         "invitation": issued.invitation.pk,
         "member": membership.pk,
+        "organization-export": DataExport.objects.create(tenant=tenant, error=MARK).pk,
         "api-key": api_key.pk,
         "webhook-endpoint": endpoint.pk,
         "webhook-delivery": webhook_delivery.pk,
@@ -485,6 +501,13 @@ def test_every_route_is_gated_or_deliberately_public():
     assert ungated == []
 
 
+def test_account_pages_are_allauths_under_accounts():
+    """The only views outside the gate's bases: allauth's account pages, all under
+    /accounts/ (their tenant binding is tested in tests/shared_apps/accounts)."""
+    assert ACCOUNT_ROUTES and all(r.startswith("/accounts/") for r in ACCOUNT_ROUTES)
+    assert "/accounts/login/" in ACCOUNT_ROUTES
+
+
 def test_public_routes_are_exactly_the_listed_ones():
     """A view that opts out of membership must be listed here on purpose (the anonymous
     probe in the matrix would also catch it, at run time)."""
@@ -613,7 +636,12 @@ def test_public_route_with_alpha_material_on_beta(route, method, alpha, beta, al
     assert "sessionid" not in response.cookies or not response.cookies["sessionid"].value
     if response.status_code >= 400 and method != "HEAD" and route.template.startswith("/api/"):
         error_of(response)
-    if method == "POST" and route.template.startswith("/api/"):
+    if method == "POST" and route.template == "/api/v1/auth/password/reset/":
+        # The same answer for every email (no account enumeration), and no link is mailed:
+        # alpha's owner is not a member of beta.
+        assert response.status_code == 202, response.content[:500]
+        assert [m for m in mail.outbox if "owner@alpha.test" in m.to] == []
+    elif method == "POST" and route.template.startswith("/api/"):
         # Nothing alpha holds opens anything on beta.
         assert response.status_code in (400, 401), response.content[:500]
 

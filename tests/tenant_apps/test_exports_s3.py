@@ -46,11 +46,15 @@ from tests.s3_server import (
     LocalS3,
     SilentS3,
     closed_port_url,
+    free_port,
 )
 from tests.support import bearer_client, error_of
 
-# Ports of this suite's S3 servers (18200-18299 is the range of these tests).
-S3_PORT, CLOSED_PORT, FAILING_PORT, SILENT_PORT = 18210, 18211, 18212, 18213
+# Preferred ports of this suite's S3 servers (18200-18299 is the range of these tests);
+# one the system picks when another run on the machine holds them.
+S3_PORT, CLOSED_PORT, FAILING_PORT, SILENT_PORT = (
+    free_port(port) for port in (18210, 18211, 18212, 18213)
+)
 
 # One xdist worker runs them all: the servers listen on fixed ports.
 pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("local-s3")]
@@ -177,7 +181,7 @@ def test_the_final_export_of_a_leaving_tenant_is_kept_in_its_own_area(bucket, in
 # Downloading -------------------------------------------------------------------------------
 
 
-def test_members_are_redirected_to_a_short_lived_presigned_url(bucket, alpha, settings):
+def test_members_are_redirected_to_a_short_lived_presigned_url(bucket, local_s3, alpha, settings):
     settings.STORAGE_DOWNLOAD_URL_SECONDS = 120
     export = _done_export(alpha.tenant)
     client = bearer_client(alpha, "viewer")
@@ -192,7 +196,7 @@ def test_members_are_redirected_to_a_short_lived_presigned_url(bucket, alpha, se
     location = response["Location"]
     parts = urlsplit(location)
     query = parse_qs(parts.query)
-    assert f"{parts.scheme}://{parts.netloc}" == f"http://127.0.0.1:{S3_PORT}"
+    assert f"{parts.scheme}://{parts.netloc}" == local_s3.url
     assert parts.path == f"/{bucket.name}/{export.file_path}"
     assert query["X-Amz-Expires"] == ["120"]
     assert query["X-Amz-Credential"][0].startswith(f"{ACCESS_KEY}/")
@@ -230,9 +234,9 @@ def test_a_changed_presigned_url_is_refused(bucket, alpha):
     assert status == 403 and b"SignatureDoesNotMatch" in body
 
 
-def test_the_bucket_answers_no_unsigned_request(bucket, alpha):
+def test_the_bucket_answers_no_unsigned_request(bucket, local_s3, alpha):
     export = _done_export(alpha.tenant)
-    status, _, _ = _fetch(f"http://127.0.0.1:{S3_PORT}/{bucket.name}/{export.file_path}")
+    status, _, _ = _fetch(f"{local_s3.url}/{bucket.name}/{export.file_path}")
     assert status == 403
 
 
