@@ -75,7 +75,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# pg_try_advisory_lock(namespace, hashtext(job)): the two-key form, so fan-out locks can
+# pg_try_advisory_xact_lock(namespace, hashtext(job)): the two-key form, so fan-out locks can
 # never collide with the spare-pool lock (a single bigint key) or another subsystem's.
 _LOCK_NAMESPACE = 0x7E55F0
 
