@@ -75,7 +75,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# pg_try_advisory_lock(namespace, hashtext(job)): the two-key form, so fan-out locks can
+# pg_try_advisory_xact_lock(namespace, hashtext(job)): the two-key form, so fan-out locks can
 # never collide with the spare-pool lock (a single bigint key) or another subsystem's.
 _LOCK_NAMESPACE = 0x7E55F0
 
@@ -114,19 +114,13 @@ def period_key(cadence: str, at: datetime | None = None) -> str:
 @contextlib.contextmanager
 def job_lock(job: str) -> Iterator[bool]:
     """Hold the job's advisory lock for the block if nobody else does; yields whether it
-    was acquired. Session-level, so it is freed even if this process dies mid-run (its
-    connection closes); the caller must not close the connection inside the block."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", [_LOCK_NAMESPACE, job])
-        acquired = bool(cursor.fetchone()[0])
-    try:
+    was acquired. Transaction-level, on a connection of its own held open for the block
+    (a session-level lock is not safe behind a transaction pooler, ADR 0014); freed when
+    the block ends, or if this process dies mid-run (its connection closes)."""
+    from tenants.postgresql_backend.base import advisory_xact_lock
+
+    with advisory_xact_lock("%s, hashtext(%s)", [_LOCK_NAMESPACE, job]) as acquired:
         yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_advisory_unlock(%s, hashtext(%s))", [_LOCK_NAMESPACE, job]
-                )
 
 
 def live_tenants(*, writes: bool, schemas: Iterable[str] | None = None) -> list[Tenant]:
@@ -325,7 +319,7 @@ WITH claimed AS (
        AND item.status IN ('pending', 'queued', 'retrying', 'failed')
     RETURNING item.run_id, item.attempts - 1, item.schema_name, run.job, run.period
 )
-SELECT claimed.*, set_config('search_path', %s, false),
+SELECT claimed.*, set_config('search_path', %s, true),
        (SELECT generation FROM public.tenants_routinggeneration WHERE id = 1)
   FROM claimed
 """
@@ -353,21 +347,15 @@ def run_item_switching(
         with transaction.atomic():
             db.set_tenant(tenant)
             search_paths = db._get_cursor_search_paths()
-            # Like route_to: this statement sets the search_path itself.
-            db._setting_search_path = True
-            try:
-                with db.cursor() as cursor:
-                    cursor.execute(
-                        _CLAIM_AND_SWITCH_SQL,
-                        [
-                            task.request.id or "",
-                            item_id,
-                            ",".join(quote_schema_name(s) for s in search_paths),
-                        ],
-                    )
-                    row = cursor.fetchone()
-            finally:
-                db._setting_search_path = False
+            # Like route_to: this statement is the transaction's routing statement.
+            row = db.execute_routing(
+                _CLAIM_AND_SWITCH_SQL,
+                [
+                    task.request.id or "",
+                    item_id,
+                    ",".join(quote_schema_name(s) for s in search_paths),
+                ],
+            )
             if row is None:
                 db.set_schema_to_public()  # nothing was switched
                 logger.info(
@@ -377,7 +365,6 @@ def run_item_switching(
                     item_id,
                 )
                 return None
-            db.search_path_set_schemas = search_paths
             if int(row[-1] or 0) != generation:
                 raise _Stale  # rolls the claim and the switch back
             claim = _Claim(item_id, *row[:5])

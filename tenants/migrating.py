@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from django.core.management import call_command
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.models import Q
 from django_tenants.utils import quote_schema_name
@@ -249,16 +249,15 @@ class AlreadyRunning(Exception):
 def run_lock() -> Iterator[None]:
     """Hold the advisory lock for the whole run (raise ``AlreadyRunning`` if taken).
 
-    The lock lives on a connection of its own: the default connection is closed before
-    the worker processes are forked (they must not share its socket), and closing the
-    session that holds an advisory lock releases it. The workers never touch this one.
+    Transaction-level, in a transaction held open on a connection of its own (a
+    session-level lock is not safe behind a transaction pooler, ADR 0014): the default
+    connection is closed before the worker processes are forked (they must not share its
+    socket). Ending that transaction, or the process, releases the lock. The workers never
+    touch this one.
     """
-    holder = connections.create_connection(DEFAULT_DB_ALIAS)
-    try:
-        with holder.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK_KEY])
-            if not cursor.fetchone()[0]:
-                raise AlreadyRunning("another migrate_tenants is running")
+    from tenants.postgresql_backend.base import advisory_xact_lock
+
+    with advisory_xact_lock("%s", [_LOCK_KEY]) as acquired:
+        if not acquired:
+            raise AlreadyRunning("another migrate_tenants is running")
         yield
-    finally:
-        holder.close()  # ends the session, which releases the lock

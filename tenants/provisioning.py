@@ -36,7 +36,7 @@ from shared_apps.organizations.models import Organization, OrganizationOwner, Or
 from shared_apps.organizations.roles import Role
 from tenants.models import Domain, SpareSchema, Tenant, TenantEvent, TenantStatus
 from tenants.naming import schema_name_for, subdomain_problem, tenant_host
-from tenants.postgresql_backend.base import tenant_connection
+from tenants.postgresql_backend.base import advisory_xact_lock, tenant_connection
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +107,10 @@ def spare_schemas_replenish(*, target: int | None = None) -> int:
     """Drop stale spares and create new ones until ``target`` are ready. Returns how many
     were created. Concurrent callers are serialised by an advisory lock (others return 0)."""
     target = settings.TENANT_SPARE_SCHEMAS if target is None else target
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_REPLENISH_LOCK_KEY])
-        if not cursor.fetchone()[0]:
+    # Transaction-level, on a connection of its own (pooler-safe, ADR 0014).
+    with advisory_xact_lock("%s", [_REPLENISH_LOCK_KEY]) as acquired:
+        if not acquired:
             return 0
-    try:
         current = migration_fingerprint()
         for stale in SpareSchema.objects.exclude(migration_fingerprint=current):
             with transaction.atomic():
@@ -123,9 +122,6 @@ def spare_schemas_replenish(*, target: int | None = None) -> int:
             spare_schema_create()
             created += 1
         return created
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_REPLENISH_LOCK_KEY])
 
 
 def _request_replenish() -> None:

@@ -28,7 +28,7 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_NAME = "public"
 PUBLIC_SCHEMA_URLCONF = "config.urls_public"
 ROOT_URLCONF = "config.urls_tenant"
-# Our backend issues the search_path once per request (see tenants/postgresql_backend).
+# Our backend issues the search_path once per transaction (see tenants/postgresql_backend).
 TENANT_LIMIT_SET_CALLS = True
 TENANT_RESOLUTION_CACHE_SIZE = env.int("TENANT_RESOLUTION_CACHE_SIZE", default=10_000)
 TENANT_SPARE_SCHEMAS = env.int("TENANT_SPARE_SCHEMAS", default=3)
@@ -182,6 +182,11 @@ def finish_database(config: dict) -> dict:
     config.setdefault("ENGINE", DATABASE_ENGINE)
     config["CONN_MAX_AGE"] = CONN_MAX_AGE
     config["CONN_HEALTH_CHECKS"] = True
+    # Transaction-pooler safe whether or not a pooler is in front (ADR 0014): no
+    # server-side cursors (a named cursor lives in one server session; .iterator() then
+    # reads client-side), no server-side prepared statements (Django's default, stated).
+    config["DISABLE_SERVER_SIDE_CURSORS"] = True
+    config.setdefault("OPTIONS", {}).setdefault("prepare_threshold", None)
     return config
 
 

@@ -7,8 +7,10 @@ application, data and server otherwise: the baseline of the requests/s and laten
 figures. Never deploy this.
 """
 
+import os
+
 from config.settings.production import *  # noqa: F403
-from config.settings.production import MIDDLEWARE
+from config.settings.production import DATABASES, MIDDLEWARE
 
 MIDDLEWARE = [
     "tests.benchmarks.notenancy.PreloadedTenantMiddleware"
@@ -17,3 +19,9 @@ MIDDLEWARE = [
     for name in MIDDLEWARE
 ]
 ROOT_URLCONF = "config.urls_tenant"
+# No routing at all: the session's search_path is the tenant's from the start
+# (tests/benchmarks/notenancy_backend), as in a single-tenant application.
+DATABASES["default"]["ENGINE"] = "tests.benchmarks.notenancy_backend"
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+    f"-c search_path={os.environ['BENCH_TENANT_SCHEMA']},public"
+)

@@ -33,6 +33,7 @@ class ErrorCode:
     INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code, not a secret
     STORAGE_UNAVAILABLE = "storage_unavailable"
     SERVER_ERROR = "server_error"
+    DATABASE_UNAVAILABLE = "database_unavailable"
     # Raised by services (each by one domain error class).
     LAST_OWNER = "last_owner"
     ALREADY_MEMBER = "already_member"
@@ -61,6 +62,7 @@ class Message:
     )
     PAYLOAD_TOO_LARGE = "The request body is too large."
     TOKEN_OTHER_TENANT = "This token was not issued for this organisation."  # noqa: S105
+    DATABASE_UNAVAILABLE = "The database is busy or unavailable; retry shortly."
     MFA_REQUIRED = "This account uses two-factor authentication: send the current code as otp."
     MFA_INVALID = "The two-factor code is wrong, expired or already used."
     MFA_ALREADY_ENABLED = "Two-factor authentication is already on; turn it off first."

@@ -31,6 +31,7 @@ g. (second half) routing time and sign-up at 1,000 (``--full``: 10,000) tenants.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -247,7 +248,7 @@ def bench_statements() -> list[dict]:
     from tenants.authentication import tenant_token_pair
     from tenants.provisioning import tenant_provision
     from tenants.services import tenant_destroy
-    from tests.benchmarks.notenancy import PreloadedTenantMiddleware
+    from tests.benchmarks.notenancy import PreloadedTenantMiddleware, routing_switched_off
     from tests.benchmarks.schemas import create_spare
 
     create_spare()
@@ -263,29 +264,40 @@ def bench_statements() -> list[dict]:
     tenant.domain_url = host
     PreloadedTenantMiddleware.tenant = tenant
 
-    def count(path: str, middleware: str | None) -> int:
+    # Django logs the transaction's BEGIN and COMMIT as entries of their own. Tessera's
+    # BEGIN travels with the routing statement (no round trip of its own, ADR 0014); the
+    # COMMIT is one round trip more than the baseline's autocommit statements: reported.
+    control = {"BEGIN", "COMMIT", "ROLLBACK"}
+
+    def count(path: str, middleware: str | None, *, off: bool = False) -> tuple[int, int]:
         stack = list(settings.MIDDLEWARE)
         if middleware:
             stack = [
                 middleware if m == "tenants.middleware.TenantRoutingMiddleware" else m
                 for m in stack
             ]
-        with override_settings(MIDDLEWARE=stack, ROOT_URLCONF="config.urls_tenant"):
+        switched = routing_switched_off(tenant.schema_name) if off else contextlib.nullcontext()
+        with override_settings(MIDDLEWARE=stack, ROOT_URLCONF="config.urls_tenant"), switched:
             client = APIClient(HTTP_HOST=host)
             client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
             assert client.get(path).status_code == 200
             with CaptureQueriesContext(connection) as queries:
                 assert client.get(path).status_code == 200
-            return len(queries)
+        statements = [q["sql"] for q in queries if q["sql"] not in control]
+        return len(statements), sum(q["sql"] == "COMMIT" for q in queries)
 
     counts = {}
+    commits = {}
     try:
         for path in ("/api/v1/me/", f"/api/v1/products/{PAGE}"):
             connection.set_schema_to_public()
+            ours, commits[path] = count(path, None)
             counts[path] = {
-                "tessera": count(path, None),
-                "baseline": count(path, "tests.benchmarks.notenancy.PreloadedTenantMiddleware"),
-                "stock": count(path, "django_tenants.middleware.main.TenantMainMiddleware"),
+                "tessera": ours,
+                "baseline": count(
+                    path, "tests.benchmarks.notenancy.PreloadedTenantMiddleware", off=True
+                )[0],
+                "stock": count(path, "django_tenants.middleware.main.TenantMainMiddleware")[0],
             }
     finally:
         PreloadedTenantMiddleware.tenant = None
@@ -300,7 +312,8 @@ def bench_statements() -> list[dict]:
             0,
             baseline_name="same requests, tenancy switched off: "
             + ", ".join(f"{p} {c['baseline']}" for p, c in counts.items())
-            + f"; stock django-tenants +{stock}",
+            + f"; stock django-tenants +{stock}; plus {max(commits.values())} COMMIT round trip"
+            " (each request is one transaction, pooler-safe)",
             ratio=None,
             target="<= 1",
             meets=extra <= 1,
@@ -631,6 +644,105 @@ def http_rows(results: dict[str, dict[str, list[dict]]]) -> list[dict]:
     return rows
 
 
+POOLER_PORT = 18130  # the pooler's range of ports (18100-18199)
+
+
+def bench_pooler(*, runs: int, seconds: float) -> list[dict]:
+    """Requests/s of the products list through PgBouncer (transaction mode) vs straight to
+    PostgreSQL: two gunicorns with Tessera's tenancy, the same settings and data, one
+    connecting through a PgBouncer whose pool holds as many server connections as the
+    server has workers. Paired A B B A like the tenancy pair (SPEC §9: >= 0.90)."""
+    from tenants.services import tenant_destroy
+    from tests.benchmarks import web
+    from tests.pgbouncer import PGBOUNCER_MISSING, PgBouncer, pgbouncer_binary
+
+    name, target = "requests/s, GET products (20 rows), 8 clients, through PgBouncer", ">= 0.90"
+    missing = None if web.wrk_available() else web.WRK_MISSING
+    missing = missing or (None if pgbouncer_binary() else PGBOUNCER_MISSING)
+    from django.db import connection
+
+    if missing is None and not (connection.settings_dict.get("HOST") or "").startswith("/"):
+        missing = "PgBouncer is started on the embedded server's socket only"
+    if missing:
+        log(missing)
+        return [
+            figure(
+                name,
+                None,
+                None,
+                baseline_name="not measured: " + missing,
+                ratio=None,
+                target=target,
+                meets=None,
+            )
+        ]
+    tenant, host, token = seed_api_tenant()
+    load = {"host": host, "token": token, "reconnect": True}
+    path = f"/api/v1/products/{PAGE}"
+    results: dict[str, list[dict]] = {"pooled": [], "direct": []}
+    bouncer = PgBouncer(
+        port=POOLER_PORT, upstream_socket_dir=connection.settings_dict["HOST"], pool_size=2
+    )
+    try:
+        bouncer.start()
+        with tempfile.TemporaryDirectory(prefix="tessera-bench-pooler-") as directory:
+            log("pooler: starting gunicorn through PgBouncer and direct")
+            started = {}
+            try:
+                started["pooled"] = web.start(
+                    "pooled",
+                    "config.settings.production",
+                    Path(directory),
+                    DATABASE_URL=bouncer.url(connection.settings_dict["NAME"]),
+                )
+                started["direct"] = web.start(
+                    "direct", "config.settings.production", Path(directory)
+                )
+                settle("pooler")
+                bodies = []
+                for server in started.values():
+                    status, body = web.get(server, path, host=host, token=token)
+                    assert status == 200, (server.name, status, body[:300])
+                    bodies.append(json.loads(body))
+                    web.wrk(server, path, **load, seconds=2)  # warm-up
+                assert bodies[0] == bodies[1], "not the same data"
+                for run in range(runs):
+                    order = list(started.values())
+                    if run % 2:
+                        order.reverse()
+                    for server in [*order, *reversed(order)]:
+                        results[server.name].append(
+                            web.wrk(server, path, **load, seconds=max(2, seconds / 2))
+                        )
+                    log(f"pooler: round {run + 1}/{runs} done")
+            finally:
+                for server in started.values():
+                    web.stop(server)
+    finally:
+        bouncer.cleanup()
+        tenant_destroy(tenant=tenant)
+    ours = summary([r["rps"] for r in results["pooled"]])
+    theirs = summary([r["rps"] for r in results["direct"]])
+    paired = [
+        a["rps"] / b["rps"] for a, b in zip(results["pooled"], results["direct"], strict=True)
+    ]
+    ratio = statistics.median(paired)
+    return [
+        figure(
+            name,
+            ours["median"],
+            theirs["median"],
+            baseline_name="same endpoint, data and tenancy, straight to PostgreSQL; ratio: "
+            f"median of back-to-back pairs ({min(paired):.2f}-{max(paired):.2f})",
+            ratio=ratio,
+            target=target,
+            meets=ratio >= 0.90,
+            spread=_spread(ours, theirs),
+            paired_ratios=paired,
+        )
+    ]
+
+
 # c. Sign-up, pool vs stock, as migrations accumulate -----------------------------------------
 
 
@@ -778,8 +890,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default="bench-results.json")
     parser.add_argument(
         "--only",
-        default="celery,statements,http,webhooks,signup,migrate,scale",
-        help="comma-separated subset of: celery,statements,http,webhooks,signup,migrate,scale",
+        default="celery,statements,http,pooler,webhooks,signup,migrate,scale",
+        help="comma-separated subset of: celery,statements,http,pooler,webhooks,signup,migrate,scale",
     )
     args = parser.parse_args(argv)
     sizes = SIZES["full" if args.full else "default"]
@@ -809,6 +921,10 @@ def main(argv: list[str] | None = None) -> int:
             if "http" in only:
                 rows += section(
                     "http", lambda: bench_http(runs=args.runs, seconds=sizes["duration"])
+                )
+            if "pooler" in only:
+                rows += section(
+                    "pooler", lambda: bench_pooler(runs=args.runs, seconds=sizes["duration"])
                 )
             if "webhooks" in only:
                 from tests.benchmarks import webhooks

@@ -74,7 +74,8 @@ def _environment(settings_module: str, port: int, extra: dict[str, str]) -> dict
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", "/tmp"),
         "DJANGO_SETTINGS_MODULE": settings_module,
-        "SECRET_KEY": "tessera-bench-only-" + "x" * 40,
+        # The bench process's own key: tokens carry a password fingerprint keyed on it.
+        "SECRET_KEY": settings.SECRET_KEY,
         "JWT_SIGNING_KEY": settings.SIMPLE_JWT["SIGNING_KEY"],
         "DATABASE_URL": database_url(connection.settings_dict),
         "REDIS_URL": settings.REDIS_URL,

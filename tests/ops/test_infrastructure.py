@@ -24,6 +24,7 @@ ALLOWED_SKIPS = {
     ("CKV2_AWS_5", "aws_security_group.database"),
     ("CKV2_AWS_5", "aws_security_group.cache"),
     ("CKV2_AWS_57", "aws_secretsmanager_secret.app"),
+    ("CKV2_AWS_57", "aws_secretsmanager_secret.proxy_auth"),
     ("CKV2_AWS_76", "aws_lb.main"),
     ("CKV_AWS_378", "aws_lb_target_group.web"),
     ("CKV_AWS_18", "aws_s3_bucket.access_logs"),
@@ -356,3 +357,31 @@ def _dockerfile_cmd() -> list[str]:
         line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD ")
     ]
     return json.loads(line.removeprefix("CMD "))
+
+
+def test_the_containers_reach_postgresql_through_rds_proxy():
+    """ADR 0014: a transaction pooler between ECS and RDS, TLS required, bounded waits."""
+    database = tf.module("database")
+    proxy = database.resource("aws_db_proxy", "main")
+    assert proxy["engine_family"] == "POSTGRESQL"
+    assert proxy["require_tls"] is True
+    assert proxy["vpc_security_group_ids"] == ["${var.security_group_id}"]
+    pool = database.resource("aws_db_proxy_default_target_group", "main")["connection_pool_config"]
+    assert pool[0]["connection_borrow_timeout"] == "${var.proxy_borrow_timeout_seconds}"
+    target = database.resource("aws_db_proxy_target", "main")
+    assert target["db_instance_identifier"] == "${aws_db_instance.main.identifier}"
+    # DATABASE_URL (the containers' secret) names the proxy, not the instance.
+    url = database.outputs["database_url"]["value"]
+    assert "aws_db_proxy.main.endpoint" in url and "aws_db_instance" not in url
+    assert tf.module("stack").module_calls["secrets"]["database_url"] == (
+        "${module.database.database_url}"
+    )
+    # The proxy shares the database group and may reach the instance inside it.
+    firewall = tf.module("firewall")
+    for kind, name in (
+        ("aws_vpc_security_group_egress_rule", "proxy_to_database"),
+        ("aws_vpc_security_group_ingress_rule", "database_from_proxy"),
+    ):
+        body = firewall.resource(kind, name)
+        assert body["security_group_id"] == body["referenced_security_group_id"]
+        assert body["from_port"] == body["to_port"] == 5432

@@ -35,6 +35,13 @@ resource "aws_db_parameter_group" "main" {
     name  = "log_lock_waits"
     value = "1"
   }
+  # The connection budget (README, ADR 0014): every container connects through RDS Proxy,
+  # which opens at most proxy_max_connections_percent of these; the rest is for operators.
+  parameter {
+    name         = "max_connections"
+    value        = tostring(var.max_connections)
+    apply_method = "pending-reboot"
+  }
   # A tenant request holds no lock for long; a stuck one must not block migrations.
   parameter {
     name  = "idle_in_transaction_session_timeout"
@@ -105,4 +112,98 @@ resource "aws_db_instance" "main" {
   monitoring_role_arn                 = aws_iam_role.monitoring.arn
 
   tags = var.tags
+}
+
+# The transaction pooler between ECS and RDS (ADR 0014): RDS Proxy, in transaction
+# multiplexing. The application routes every transaction itself (a transaction-local
+# search_path), so its tenancy holds on whichever database connection a transaction gets;
+# it never issues a session-level SET, so the proxy has no reason to pin a client to one.
+
+resource "aws_secretsmanager_secret" "proxy_auth" {
+  # checkov:skip=CKV2_AWS_57:The proxy's login is the RDS master credential this module generates; rotating it is the same runbook as DATABASE_URL (terraform/README.md).
+  name                    = "${var.name}/rds-proxy-auth"
+  description             = "Database login RDS Proxy uses for ${var.name}"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = 7
+  tags                    = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "proxy_auth" {
+  secret_id = aws_secretsmanager_secret.proxy_auth.id
+  secret_string = jsonencode({
+    username = var.username
+    password = random_password.master.result
+  })
+}
+
+data "aws_iam_policy_document" "proxy_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["rds.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "proxy_secret" {
+  statement {
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.proxy_auth.arn]
+  }
+  statement {
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role" "proxy" {
+  name               = "${var.name}-rds-proxy"
+  assume_role_policy = data.aws_iam_policy_document.proxy_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "proxy_secret" {
+  name   = "read-login"
+  role   = aws_iam_role.proxy.id
+  policy = data.aws_iam_policy_document.proxy_secret.json
+}
+
+resource "aws_db_proxy" "main" {
+  name                   = var.name
+  engine_family          = "POSTGRESQL"
+  role_arn               = aws_iam_role.proxy.arn
+  vpc_subnet_ids         = var.subnet_ids
+  vpc_security_group_ids = [var.security_group_id]
+  require_tls            = true
+  debug_logging          = false
+  # A kept client connection (CONN_MAX_AGE) idle this long is closed by the proxy; the app
+  # reconnects on the next request (CONN_HEALTH_CHECKS).
+  idle_client_timeout = 1800
+  tags                = var.tags
+
+  auth {
+    auth_scheme = "SECRETS"
+    iam_auth    = "DISABLED"
+    secret_arn  = aws_secretsmanager_secret.proxy_auth.arn
+  }
+}
+
+resource "aws_db_proxy_default_target_group" "main" {
+  db_proxy_name = aws_db_proxy.main.name
+
+  connection_pool_config {
+    # Of the instance's max_connections; the rest stays for migrations (direct) and admin.
+    max_connections_percent      = var.proxy_max_connections_percent
+    max_idle_connections_percent = 50
+    # A transaction waits this long for a free database connection, then the request
+    # answers 503 (database_unavailable) instead of queueing without bound.
+    connection_borrow_timeout = var.proxy_borrow_timeout_seconds
+  }
+}
+
+resource "aws_db_proxy_target" "main" {
+  db_proxy_name          = aws_db_proxy.main.name
+  target_group_name      = aws_db_proxy_default_target_group.main.name
+  db_instance_identifier = aws_db_instance.main.identifier
 }

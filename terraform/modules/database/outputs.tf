@@ -14,7 +14,18 @@ output "instance_id" {
 }
 
 output "database_url" {
-  description = "DATABASE_URL for the application (TLS required)."
+  description = "DATABASE_URL for the application: through RDS Proxy (transaction multiplexing, TLS required; ADR 0014)."
+  value       = "postgres://${var.username}:${random_password.master.result}@${aws_db_proxy.main.endpoint}:5432/${var.database_name}?sslmode=require"
+  sensitive   = true
+}
+
+output "direct_database_url" {
+  description = "The instance itself, bypassing the proxy (operators' sessions, long maintenance; TLS required)."
   value       = "postgres://${var.username}:${random_password.master.result}@${aws_db_instance.main.address}:${aws_db_instance.main.port}/${var.database_name}?sslmode=require"
   sensitive   = true
+}
+
+output "proxy_endpoint" {
+  description = "Host name of the RDS Proxy endpoint the containers connect to."
+  value       = aws_db_proxy.main.endpoint
 }

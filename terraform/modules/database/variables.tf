@@ -60,3 +60,21 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "proxy_max_connections_percent" {
+  description = "Share of the instance's max_connections RDS Proxy may open (ADR 0014)."
+  type        = number
+  default     = 80
+}
+
+variable "proxy_borrow_timeout_seconds" {
+  description = "How long a transaction waits for a free connection at RDS Proxy before the request answers 503."
+  type        = number
+  default     = 5
+}
+
+variable "max_connections" {
+  description = "PostgreSQL max_connections: the whole direct-connection budget (under 100, ADR 0014)."
+  type        = number
+  default     = 95
+}

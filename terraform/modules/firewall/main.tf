@@ -129,3 +129,23 @@ resource "aws_vpc_security_group_ingress_rule" "cache_from_app" {
   to_port                      = 6379
   referenced_security_group_id = aws_security_group.app.id
 }
+
+# RDS Proxy (modules/database) shares the database group: it accepts the app's connections
+# (database_from_app) and opens its own to the instance, inside the group.
+resource "aws_vpc_security_group_egress_rule" "proxy_to_database" {
+  security_group_id            = aws_security_group.database.id
+  description                  = "RDS Proxy to the PostgreSQL instance"
+  ip_protocol                  = "tcp"
+  from_port                    = 5432
+  to_port                      = 5432
+  referenced_security_group_id = aws_security_group.database.id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "database_from_proxy" {
+  security_group_id            = aws_security_group.database.id
+  description                  = "PostgreSQL from RDS Proxy"
+  ip_protocol                  = "tcp"
+  from_port                    = 5432
+  to_port                      = 5432
+  referenced_security_group_id = aws_security_group.database.id
+}
