@@ -891,7 +891,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="celery,statements,http,pooler,webhooks,signup,migrate,scale",
-        help="comma-separated subset of: celery,statements,http,pooler,webhooks,signup,migrate,scale",
+        help="comma-separated subset of the default list",
     )
     args = parser.parse_args(argv)
     sizes = SIZES["full" if args.full else "default"]
