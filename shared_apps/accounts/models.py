@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from tenants.scoping import TenantOwned, TenantOwnedManager
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -65,9 +67,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         self.email = self.__class__.objects.normalize_email(self.email).lower()
 
 
-class TenantSecurityPolicy(models.Model):
+class TenantSecurityPolicy(TenantOwned, models.Model):
     """A tenant's account rules, set by its owners (public schema, one row per tenant;
     no row means the defaults)."""
+
+    tenant_owner = "tenant"
 
     tenant = models.OneToOneField(
         "tenants.Tenant", on_delete=models.CASCADE, related_name="security_policy"
@@ -76,6 +80,8 @@ class TenantSecurityPolicy(models.Model):
     # the set-up page until they have (API clients enrol through me/mfa/totp/).
     mfa_required = models.BooleanField(default=False)
     updated = models.DateTimeField(auto_now=True)
+
+    objects = TenantOwnedManager()
 
     class Meta:
         verbose_name_plural = "tenant security policies"

@@ -22,7 +22,7 @@ def user_has_totp(*, user) -> bool:
 def tenant_mfa_required(*, tenant) -> bool:
     if tenant is None:
         return False
-    return TenantSecurityPolicy.objects.filter(tenant_id=tenant.pk, mfa_required=True).exists()
+    return TenantSecurityPolicy.objects.for_tenant(tenant).filter(mfa_required=True).exists()
 
 
 def mfa_setup_required(*, user, tenant) -> bool:

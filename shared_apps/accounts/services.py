@@ -280,7 +280,11 @@ def tenant_mfa_requirement_set(*, tenant, required: bool, acting_user: User, req
     requires it must have it: they would otherwise lock themselves into the set-up."""
     if required and not user_has_totp(user=acting_user):
         raise OwnMfaFirst()
-    policy, _ = TenantSecurityPolicy.objects.select_for_update().get_or_create(tenant=tenant)
+    policy, _ = (
+        TenantSecurityPolicy.objects.for_tenant(tenant)
+        .select_for_update()
+        .get_or_create(tenant=tenant)
+    )
     if policy.mfa_required != required:
         policy.mfa_required = required
         policy.save(update_fields=["mfa_required", "updated"])

@@ -65,6 +65,8 @@ _NOT_IN_TRANSACTION = re.compile(
     re.IGNORECASE,
 )
 _IDLE = TransactionStatus.IDLE
+# ``SET TRANSACTION ...`` (isolation level, read only) has to come before any query.
+_SET_TRANSACTION = re.compile(r"^\s*SET\s+TRANSACTION\b", re.IGNORECASE)
 
 
 def tenant_connection() -> DatabaseWrapper:
@@ -234,6 +236,14 @@ class DatabaseWrapper(TenantDatabaseWrapper):
             return execute(sql, params, many, context)
         self._check_at_begin = False
         if not self.autocommit:
+            if (
+                _SET_TRANSACTION.match(sql or "")
+                and self.connection.pgconn.transaction_status == _IDLE
+            ):
+                # It must be the transaction's first statement: BEGIN travels with it,
+                # and the next statement routes the (now open) transaction.
+                self.search_path_set_schemas = None
+                return execute(BEGIN + sql, params, many, context)
             if (
                 self.search_path_set_schemas is None
                 or self.connection.pgconn.transaction_status == _IDLE

@@ -46,9 +46,9 @@ APPLICATION_NAME = "tessera-pooled"
 TENANTS = {"alpha": "t_alpha", "beta": "t_beta"}
 SEEDED = 20  # products per tenant
 
-_django_db_helper = celery_support._django_db_helper  # committed data: real processes read it
 celery_prefix = celery_support.celery_prefix
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("real-processes")]
+# Committed data (conftest's committed_db): the gunicorns and the worker read it.
+pytestmark = [pytest.mark.usefixtures("committed_db"), pytest.mark.xdist_group("real-processes")]
 
 
 # Fixtures -------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from billing.models import BillingAccount, UsageReport
+from shared_apps.accounts.models import TenantSecurityPolicy
 from shared_apps.organizations.models import OrganizationInvitation, OrganizationUser
+from tenants.data.models import DataExport, TenantDeletionRequest
 from tenants.scoping import tenant_owned_models
 from tests.scoping_support import ScopeRecorder, reads_scoped_to
 
@@ -16,6 +18,9 @@ def test_the_tenant_owned_models_are_registered():
         OrganizationInvitation,
         BillingAccount,
         UsageReport,
+        TenantSecurityPolicy,
+        DataExport,
+        TenantDeletionRequest,
     }
 
 
