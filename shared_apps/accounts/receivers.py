@@ -41,17 +41,16 @@ def _password_changed(sender, request, user, **kwargs) -> None:
 @receiver(mfa_signals.authenticator_added, dispatch_uid="accounts.audit.mfa_added")
 def _mfa_added(sender, request, user, authenticator, **kwargs) -> None:
     if authenticator.type == Authenticator.Type.TOTP:
+        # allauth sends this signal after the request's transaction has committed, when
+        # the session is already saved and its cookie set: rotating the key here would
+        # sign the person out. The API's enrolment rotates in the service instead.
         security_event(action="auth.mfa_enabled", actor=user)
-        if request is not None and request.session.session_key:
-            request.session.cycle_key()  # privilege change: a new session id
 
 
 @receiver(mfa_signals.authenticator_removed, dispatch_uid="accounts.audit.mfa_removed")
 def _mfa_removed(sender, request, user, authenticator, **kwargs) -> None:
     if authenticator.type == Authenticator.Type.TOTP:
         security_event(action="auth.mfa_disabled", actor=user)
-        if request is not None and request.session.session_key:
-            request.session.cycle_key()
 
 
 @receiver(mfa_signals.authenticator_used, dispatch_uid="accounts.audit.mfa_used")
