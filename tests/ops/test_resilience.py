@@ -360,7 +360,8 @@ def _web_environment(directory: Path, redis: PrivateRedis, port: int) -> dict[st
         "PATH": os.environ["PATH"],
         "HOME": str(directory),
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": "ops-fault-tests-" + "x" * 40,
+        # The same key as this process: tokens carry a password fingerprint keyed on it.
+        "SECRET_KEY": settings.SECRET_KEY,
         "JWT_SIGNING_KEY": settings.SIMPLE_JWT["SIGNING_KEY"],
         "DATABASE_URL": f"postgresql://postgres:@/tessera?host={directory / 'pg'}",
         "REDIS_URL": f"unix://{redis.socket}",
