@@ -15,6 +15,7 @@ from tests.factories import PASSWORD
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FAILURE_SHOTS = Path(__file__).resolve().parents[2] / ".local" / "screenshots"
 OPERATOR = "operator@dashboard-browser.test"
+DOC_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 pytestmark = [
     pytest.mark.browser,
@@ -76,6 +77,8 @@ def test_operator_signs_in_and_sees_the_dashboard(live_url, operator):
             # dj-stripe's mirror is listed last, under its own heading
             headings = page.locator(".app-list caption, #content-main .module caption").all()
             assert "STRIPE MIRROR" in headings[-1].inner_text().upper()
+            if os.environ.get("TESSERA_DOC_SCREENSHOTS"):  # refresh the README's picture
+                page.screenshot(path=str(DOC_SHOTS / "admin-dashboard.png"), full_page=True)
         except Exception:
             FAILURE_SHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(FAILURE_SHOTS / "operator-dashboard-failure.png"))
