@@ -78,7 +78,7 @@ def test_operator_signs_in_and_sees_the_dashboard(live_url, operator):
             headings = page.locator(".app-list caption, #content-main .module caption").all()
             assert "STRIPE MIRROR" in headings[-1].inner_text().upper()
             if os.environ.get("TESSERA_DOC_SCREENSHOTS"):  # refresh the README's picture
-                page.screenshot(path=str(DOC_SHOTS / "admin-dashboard.png"), full_page=True)
+                page.screenshot(path=str(DOC_SHOTS / "admin-dashboard.png"))
         except Exception:
             FAILURE_SHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(FAILURE_SHOTS / "operator-dashboard-failure.png"))
