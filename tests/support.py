@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from rest_framework.test import APIClient
@@ -81,3 +83,21 @@ def session_client(world: TenantWorld, user: User) -> APIClient:
     finally:
         connection.set_schema_to_public()
     return client
+
+
+@contextmanager
+def live_server() -> Iterator[int]:
+    """A live server (Django's test thread, static files served) on its own database
+    connection, so it sees only committed data; yields its port."""
+    from django.test.testcases import LiveServerThread, _StaticFilesHandler
+
+    thread = LiveServerThread("localhost", _StaticFilesHandler, connections_override=None, port=0)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    try:
+        yield thread.port
+    finally:
+        thread.terminate()

@@ -43,16 +43,10 @@ def operator(django_db_setup, django_db_blocker):
 
 @pytest.fixture
 def live_url(operator, db):
-    from django.test.testcases import LiveServerThread, _StaticFilesHandler
+    from tests.support import live_server
 
-    thread = LiveServerThread("localhost", _StaticFilesHandler, connections_override=None, port=0)
-    thread.daemon = True
-    thread.start()
-    thread.is_ready.wait()
-    if thread.error:
-        raise thread.error
-    yield f"http://localhost:{thread.port}"
-    thread.terminate()
+    with live_server() as port:
+        yield f"http://localhost:{port}"
 
 
 def test_operator_signs_in_and_sees_the_dashboard(live_url, operator):

@@ -42,16 +42,10 @@ def committed_cleanup(django_db_setup, django_db_blocker):
 @pytest.fixture
 def live_url(committed_cleanup, db):
     """A live server on its own database connection (it sees only committed data)."""
-    from django.test.testcases import LiveServerThread, _StaticFilesHandler
+    from tests.support import live_server
 
-    thread = LiveServerThread("localhost", _StaticFilesHandler, connections_override=None, port=0)
-    thread.daemon = True
-    thread.start()
-    thread.is_ready.wait()
-    if thread.error:
-        raise thread.error
-    yield f"http://localhost:{thread.port}"
-    thread.terminate()
+    with live_server() as port:
+        yield f"http://localhost:{port}"
 
 
 def test_signup_form_in_chromium_gives_a_working_tenant(live_url):

@@ -92,16 +92,10 @@ def committed_alpha(committed_db, alpha):
 
 @pytest.fixture
 def live_url(committed_alpha):
-    from django.test.testcases import LiveServerThread, _StaticFilesHandler
+    from tests.support import live_server
 
-    thread = LiveServerThread("localhost", _StaticFilesHandler, connections_override=None, port=0)
-    thread.daemon = True
-    thread.start()
-    thread.is_ready.wait()
-    if thread.error:
-        raise thread.error
-    yield f"http://{committed_alpha.host}:{thread.port}"
-    thread.terminate()
+    with live_server() as port:
+        yield f"http://{committed_alpha.host}:{port}"
 
 
 @pytest.fixture

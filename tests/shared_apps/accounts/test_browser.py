@@ -108,16 +108,10 @@ def committed(db, django_db_blocker, monkeypatch):
 
 @pytest.fixture
 def live_port(committed):
-    from django.test.testcases import LiveServerThread, _StaticFilesHandler
+    from tests.support import live_server
 
-    thread = LiveServerThread("localhost", _StaticFilesHandler, connections_override=None, port=0)
-    thread.daemon = True
-    thread.start()
-    thread.is_ready.wait()
-    if thread.error:
-        raise thread.error
-    yield thread.port
-    thread.terminate()
+    with live_server() as port:
+        yield port
 
 
 @pytest.fixture
