@@ -6,6 +6,7 @@ import hashlib
 from datetime import timedelta
 
 import pytest
+from django.core.cache import caches
 from django.db import connection
 from django.utils import timezone
 
@@ -254,11 +255,18 @@ def test_last_used_is_written_at_most_once_a_minute(alpha, django_assert_num_que
 def test_throttle_counts_per_key(alpha, monkeypatch):
     from shared_apps.core.throttling import TenantUserRateThrottle
 
-    # Fresh keys, so fresh counters: no cache.clear() (it would flush the Redis database
-    # that the other xdist worker's throttle and Celery tests are using).
+    # The keys are issued before the rate is lowered (the owner issuing them is throttled
+    # too). Their ids come from a session database cloned afresh each run, so the counters
+    # a previous run left in Redis under the same ids are deleted -- those keys only, never
+    # cache.clear(), which would flush what the other xdist worker is using.
+    first, second = issue(alpha, "viewer"), issue(alpha, "viewer")
+    client = caches["default"]._cache.get_client(write=True)
+    for issued in (first, second):
+        for stale in client.keys(f"*throttle_user_api-key:{issued['id']}:*"):
+            client.delete(stale)
+    one = key_client(alpha.host, first["key"])
+    two = key_client(alpha.host, second["key"])
     rates = {**TenantUserRateThrottle.THROTTLE_RATES, "user": "2/min"}
     monkeypatch.setattr(TenantUserRateThrottle, "THROTTLE_RATES", rates)
-    one = key_client(alpha.host, issue(alpha, "viewer")["key"])
-    two = key_client(alpha.host, issue(alpha, "viewer")["key"])
     assert [one.get("/api/v1/products/").status_code for _ in range(3)] == [200, 200, 429]
     assert two.get("/api/v1/products/").status_code == 200
