@@ -7,13 +7,12 @@ refused new additions (402 ``plan_limit_exceeded``) until it is back under the l
 from __future__ import annotations
 
 import enum
-import zlib
 from collections.abc import Callable
 
-from django.db import connection
 from django.utils import timezone
 
 from shared_apps.core.errors import PlanLimitExceeded
+from tenants import locks
 from tenants.models import Tenant
 
 
@@ -70,9 +69,7 @@ def limit_check(*, tenant: Tenant, limit: Limit, adding: int = 1) -> None:
     cap = limit_of(tenant, limit)
     if cap is None:
         return
-    key = zlib.crc32(f"{tenant.schema_name}:{limit}".encode())
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7341, key - 2**31])
+    locks.xact_lock(locks.PLAN_LIMIT, f"{tenant.schema_name}:{limit}")
     used = usage_of(tenant, limit)
     if used + adding > cap:
         raise PlanLimitExceeded(

@@ -10,8 +10,8 @@ from django.utils import timezone
 from billing import services
 from billing.models import WebhookEvent, WebhookEventStatus
 from billing.stripe_client import billing_enabled
+from tenants.background.tasking import public_task, tenant_task
 from tenants.context import current_tenant
-from tenants.tasking import public_task, tenant_task
 
 logger = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
-"""Celery application: Redis broker, JSON only, tenant-aware tasks (ADR 0006).
+"""Celery application: Redis broker, JSON only, tenant-aware tasks (ADR 0006, 0027).
 
-Every message the app sends is stamped with the sender's tenant and request id
-(``tenants.tasking.stamp_headers``), and every task's base class is
-``tenants.tasking.TenantTask``, which runs it in that tenant's schema and puts the
-connection back on public afterwards. Settings are the ``CELERY_*`` ones in
-``config/settings``. Database connections outlive tasks (see ``_configure``):
-``tenants.tasking`` closes stale ones around each task.
+Every task's base class is ``tenants.background.tasking.TenantTask``, which runs it in
+its tenant's schema and puts the connection back on public afterwards; every message
+published is stamped with the sender's tenant, request id and user
+(``tenants.background.headers``, connected when the apps are ready). Settings are the
+``CELERY_*`` ones in ``config/settings``. Database connections outlive tasks (see
+``_configure``): ``tenants.background.tasking`` closes stale ones around each task.
 """
 
 from __future__ import annotations
@@ -17,16 +17,7 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.development")
 
-
-class TesseraCelery(Celery):
-    def send_task(self, name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
-        from tenants.tasking import stamp_headers
-
-        options["headers"] = stamp_headers(options.get("headers"))
-        return super().send_task(name, args=args, kwargs=kwargs, **options)
-
-
-app = TesseraCelery("tessera", task_cls="tenants.tasking:TenantTask")
+app = Celery("tessera", task_cls="tenants.background.tasking:TenantTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
@@ -40,6 +31,6 @@ def _configure(sender: Celery, **kwargs: Any) -> None:
     # Celery's Django fixup closes every database connection before and after every
     # task unless this (old-style, read by that name only) key is set: a new connection
     # per task, several milliseconds each (more with TLS). Let it close only every
-    # 1,000 tasks; tenants.tasking runs Django's close_old_connections around each task
-    # (CONN_MAX_AGE, broken connections) and recycles after many schemas (ADR 0006).
+    # 1,000 tasks; tenants.background.tasking runs Django's close_old_connections around
+    # each task (CONN_MAX_AGE, broken connections) and recycles after many schemas.
     sender.conf.setdefault("CELERY_DB_REUSE_MAX", 1000)

@@ -17,10 +17,8 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from billing.models import BillingAccount, WebhookEvent, WebhookEventStatus
+from tenants.background.models import FanoutItem, FanoutItemStatus, FanoutRun
 from tenants.models import (
-    FanoutItem,
-    FanoutItemStatus,
-    FanoutRun,
     SpareSchema,
     Tenant,
     TenantEvent,

@@ -52,9 +52,8 @@ MIGRATED, FAILED, DROPPED = "migrated", "failed", "dropped"
 # max_locks_per_transaction (64) x max_connections (100) entries for the whole server.
 SCAN_CHUNK = 500
 # The scan touches one table per schema; a backend caches every relation it has opened
-# for as long as it lives (see tenants.walking), so it reconnects this often.
+# for as long as it lives (see tenants.background.recycling), so it reconnects this often.
 SCAN_SCHEMAS_PER_CONNECTION = 2000
-_LOCK_KEY = 0x7E55E4A0002  # pg advisory lock: one migrate_tenants at a time
 
 
 @dataclass(frozen=True)
@@ -171,7 +170,8 @@ def schemas_to_check(
     return pairs
 
 
-def _last_line(text: str) -> str:
+def last_line(text: str) -> str:
+    """The last non-blank line of a command's output (what a per-tenant summary shows)."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else ""
 
@@ -188,7 +188,7 @@ def migrate_schema(schema_name: str, kind: str, unapplied: int = 0) -> Outcome:
             "migrate_schemas", tenant=True, schema_name=schema_name, interactive=False, verbosity=0
         )
     except Exception as exc:
-        detail = f"{type(exc).__name__}: {_last_line(str(exc)) or exc!r}"
+        detail = f"{type(exc).__name__}: {last_line(str(exc)) or exc!r}"
         status = FAILED
     else:
         detail, status = f"{unapplied} migration(s) applied", MIGRATED
@@ -255,9 +255,9 @@ def run_lock() -> Iterator[None]:
     socket). Ending that transaction, or the process, releases the lock. The workers never
     touch this one.
     """
-    from tenants.postgresql_backend.base import advisory_xact_lock
+    from tenants import locks
 
-    with advisory_xact_lock("%s", [_LOCK_KEY]) as acquired:
+    with locks.try_xact_lock(locks.MIGRATE_TENANTS) as acquired:
         if not acquired:
             raise AlreadyRunning("another migrate_tenants is running")
         yield

@@ -34,14 +34,14 @@ from shared_apps.accounts.models import User
 from shared_apps.core.errors import EmailRegistered, SubdomainTaken, ValidationFailed
 from shared_apps.organizations.models import Organization, OrganizationOwner, OrganizationUser
 from shared_apps.organizations.roles import Role
+from tenants import locks
 from tenants.models import Domain, SpareSchema, Tenant, TenantEvent, TenantStatus
 from tenants.naming import schema_name_for, subdomain_problem, tenant_host
-from tenants.postgresql_backend.base import advisory_xact_lock, tenant_connection
+from tenants.postgresql_backend.base import tenant_connection
 
 logger = logging.getLogger(__name__)
 
 SPARE_PREFIX = "spare_"
-_REPLENISH_LOCK_KEY = 0x7E55E4A0001  # pg advisory lock id for the pool filler
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def spare_schemas_replenish(*, target: int | None = None) -> int:
     were created. Concurrent callers are serialised by an advisory lock (others return 0)."""
     target = settings.TENANT_SPARE_SCHEMAS if target is None else target
     # Transaction-level, on a connection of its own (pooler-safe, ADR 0014).
-    with advisory_xact_lock("%s", [_REPLENISH_LOCK_KEY]) as acquired:
+    with locks.try_xact_lock(locks.SPARE_POOL) as acquired:
         if not acquired:
             return 0
         current = migration_fingerprint()

@@ -1,10 +1,10 @@
-"""factory_boy factories for the background-work models (tenants.fanout)."""
+"""factory_boy factories for the background-work models (tenants.background)."""
 
 from __future__ import annotations
 
 import factory
 
-from tenants.models import FanoutFailure, FanoutItem, FanoutItemStatus, FanoutRun
+from tenants.background.models import FanoutFailure, FanoutItem, FanoutItemStatus, FanoutRun
 
 
 class FanoutRunFactory(factory.django.DjangoModelFactory):

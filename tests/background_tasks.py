@@ -16,7 +16,7 @@ from celery import shared_task
 from celery.signals import task_postrun
 from django.db import connection
 
-from tenants.tasking import TenantTask, public_task, tenant_task
+from tenants.background.tasking import TenantTask, public_task, tenant_task
 
 RECORD_AFTER_ENV = "TESSERA_TEST_RECORD_AFTER"
 
@@ -62,6 +62,14 @@ def observe() -> dict[str, Any]:
     return {"schema": connection.schema_name, "current_schema": current}
 
 
+@tenant_task(name="tests.tag_event", writes=False)
+def tag_event() -> dict[str, str]:
+    """The tags the Sentry event hook gives an event sent from inside this task."""
+    from shared_apps.core.observability import _tag_event
+
+    return _tag_event({})["tags"]
+
+
 @public_task(name="tests.public_observe")
 def public_observe() -> str | None:
     return connection.schema_name
@@ -98,9 +106,9 @@ class SlowEffectTask(TenantTask):
 
 
 def _schema_of(task: TenantTask) -> str:
-    from tenants.tasking import TENANT_SCHEMA_HEADER, _header
+    from tenants.background import headers
 
-    return _header(task.request, TENANT_SCHEMA_HEADER)
+    return headers.read(task.request, headers.TENANT_SCHEMA_HEADER)
 
 
 @tenant_task(name="tests.slow_effect", base=SlowEffectTask, queue="killtest")

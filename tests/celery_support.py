@@ -327,7 +327,7 @@ def committed(committed_db, celery_prefix) -> Iterator[None]:
     """Committed database access; cleans fan-out records and probe rows afterwards."""
     from django.db import connection
 
-    from tenants.models import FanoutRun
+    from tenants.background.models import FanoutRun
 
     # Never let these tests write to a development database by accident.
     assert connection.settings_dict["NAME"].startswith("test"), connection.settings_dict["NAME"]

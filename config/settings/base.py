@@ -108,6 +108,7 @@ SHARED_APPS = [
     "djstripe",  # public schema only: Stripe mirrors are platform data, not tenant data
     "billing",
     "tenants.data",  # a tenant's data, out and gone (public schema: outlives the tenant)
+    "tenants.background",  # tenant tasks, fan-out runs, run_for_tenants (ADR 0006, 0027)
 ]
 # Sessions live in every tenant schema as well as public: a session cookie issued on
 # one host names a row that simply does not exist in any other tenant's schema.
@@ -434,7 +435,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queue name → options (defaults: a direct exchange and routing key of the same name).
 CELERY_TASK_QUEUES: dict[str, dict] = {"default": {}, "billing": {}, "bulk": {}}
 CELERY_TASK_ROUTES = [
-    "tenants.tasking.route_task",  # the queue given to @tenant_task / @public_task
+    "tenants.background.tasking.route_task",  # the queue given to @tenant_task / @public_task
     {"billing.*": {"queue": "billing"}, "tenant_apps.exports.*": {"queue": "bulk"}},
 ]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -449,7 +450,7 @@ CELERY_RESULT_EXPIRES = 24 * 3600  # results (kept for chords) live in the broke
 # A process that walks many schemas opens a fresh database connection after this many
 # (PostgreSQL's per-connection catalog cache grows with every schema touched).
 TENANT_SCHEMAS_PER_CONNECTION = env.int("TENANT_SCHEMAS_PER_CONNECTION", default=100)
-# Periodic jobs over every tenant go through tenants.tasks.run_fanout; the hourly beat
+# Periodic jobs over every tenant go through tenants.background.tasks.run_fanout; the hourly beat
 # of a daily job is idempotent (one run per period) and catches up after beat downtime.
 CELERY_BEAT_SCHEDULE = {
     "replenish-spare-schemas": {

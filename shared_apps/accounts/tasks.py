@@ -8,7 +8,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from tenants.tasking import public_task
+from tenants.background.tasking import public_task
 
 
 def _send(*, subject: str, body: str, html: str, to: list[str], from_email: str) -> None:

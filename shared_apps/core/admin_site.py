@@ -86,8 +86,8 @@ class PlatformAdminSite(admin.AdminSite):
         return HttpResponseRedirect(reverse("admin:index"))
 
     def retry_fanout_run(self, request: HttpRequest, pk: int) -> HttpResponse:
-        from tenants.fanout import retry_failed
-        from tenants.models import FanoutRun
+        from tenants.background.fanout import retry_failed
+        from tenants.background.models import FanoutRun
 
         run = get_object_or_404(FanoutRun, pk=pk)
         sent = retry_failed(run)

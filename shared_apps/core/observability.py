@@ -7,10 +7,9 @@ One context per unit of work (a web request or a Celery task) lives in a context
   The tenant and the user are read from the request *when a record is written*, so a
   line logged after routing and authentication names them, and one logged before does
   not guess.
-* Celery: ``before_task_publish`` copies the request id and user id into the message
-  headers; ``task_prerun``/``task_postrun`` bind them around the task in the worker. The
-  tenant of a task is the one ``tenants.tasking`` runs it in (``shared_apps.core.context``),
-  else the schema its connection is on.
+* Celery: every message carries the request id, user id and tenant in its headers
+  (``tenants.background.headers``); while a task runs, they are its
+  ``tenants.background.task_context.TaskContext``, which this module reads.
 * ``JsonFormatter`` writes one JSON object per line with ``request_id``, ``tenant``
   and ``user_id``; ``ContextFilter`` adds the same fields for the plain format.
 * ``sentry_init`` turns Sentry on when a DSN is set: Django and Celery integrations,
@@ -32,19 +31,11 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.functional import LazyObject, empty
 from pythonjsonlogger.json import JsonFormatter as _LibraryJsonFormatter
 
-from shared_apps.core import context as shared_context
-
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_META = "HTTP_X_REQUEST_ID"
 # Accepted from clients and proxies as is; anything else is replaced by our own id, so a
 # log line can never be forged or split by a crafted header.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+=@-]{0,127}$")
-# Celery message headers carrying the context into workers (the request id header is the
-# one tenants.tasking stamps too).
-TASK_REQUEST_ID_HEADER = "tessera_request_id"
-TASK_USER_ID_HEADER = "tessera_user_id"
-# The tenant's schema, as tenants.tasking (and tenant-schemas-celery before it) stamps it.
-TASK_TENANT_HEADER = "_schema_name"
 PUBLIC_TENANT = "public"
 
 access_logger = logging.getLogger("tessera.access")
@@ -54,9 +45,7 @@ access_logger = logging.getLogger("tessera.access")
 class _UnitOfWork:
     request_id: str | None = None
     request: HttpRequest | None = None  # web: tenant and user are read from it lazily
-    user_id: str | None = None  # tasks: carried in the message headers
-    tenant: str | None = None  # tasks: the schema the message was sent for
-    in_task: bool = False
+    user_id: str | None = None  # scripts and commands: given to ``bind``
 
 
 _current: ContextVar[_UnitOfWork | None] = ContextVar("tessera_unit_of_work", default=None)
@@ -104,22 +93,24 @@ def _connection_schema() -> str | None:
 
 def current_context() -> dict[str, str | None]:
     """``request_id``, ``tenant`` (schema name) and ``user_id`` of the current unit of work."""
+    from tenants.background.task_context import current_task
+
+    task = current_task()
+    if task is not None:
+        # The message's tenant, also before and after the body (Celery's own "Task ...
+        # raised" line), when the connection is back on public.
+        tenant = task.schema_name or _connection_schema()
+        return {"request_id": task.request_id, "tenant": tenant, "user_id": task.user_id}
     unit = _current.get()
-    request_id = shared_context.request_id.get() or (unit.request_id if unit else None)
-    tenant = shared_context.tenant_schema.get()  # set while tenants.tasking runs a task
     if unit is None:
-        return {"request_id": request_id, "tenant": tenant, "user_id": None}
+        return {"request_id": None, "tenant": None, "user_id": None}
     if unit.request is not None:
         return {
-            "request_id": request_id,
-            "tenant": tenant or _tenant_of_request(unit.request),
+            "request_id": unit.request_id,
+            "tenant": _tenant_of_request(unit.request),
             "user_id": _user_id_of_request(unit.request),
         }
-    if tenant is None and unit.in_task:
-        # Before and after the task body (e.g. Celery's own "Task ... raised" line) the
-        # connection is back on public: the message's tenant is still the one to name.
-        tenant = unit.tenant or _connection_schema()
-    return {"request_id": request_id, "tenant": tenant, "user_id": unit.user_id}
+    return {"request_id": unit.request_id, "tenant": None, "user_id": unit.user_id}
 
 
 def bind(
@@ -155,7 +146,6 @@ class RequestContextMiddleware:
         # Unbound on ``request_finished``, not here: Django logs 4xx/5xx ("django.request")
         # after the middleware chain has returned, and those lines need the context too.
         bind(request_id=request_id, request=request)
-        shared_context.request_id.set(request_id)  # what tenants.tasking stamps on tasks
         started = time.perf_counter()
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
@@ -180,71 +170,14 @@ class RequestContextMiddleware:
 
 def _on_request_finished(**_: Any) -> None:
     _current.set(None)
-    shared_context.request_id.set(None)
-
-
-# Celery ---------------------------------------------------------------------------------
-
-_task_tokens: dict[str, Token] = {}
-
-
-def _on_before_task_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
-    if headers is None:
-        return
-    context = current_context()
-    if context["request_id"] and TASK_REQUEST_ID_HEADER not in headers:
-        headers[TASK_REQUEST_ID_HEADER] = context["request_id"]
-    if context["user_id"] and TASK_USER_ID_HEADER not in headers:
-        headers[TASK_USER_ID_HEADER] = context["user_id"]
-
-
-def _header(task: Any, name: str) -> str | None:
-    request = getattr(task, "request", None)
-    if request is None:
-        return None
-    value = (getattr(request, "headers", None) or {}).get(name) or request.get(name)
-    return str(value) if value else None
-
-
-def _on_task_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
-    if task_id is None:
-        return
-    outer = _current.get()
-    request_id = _header(task, TASK_REQUEST_ID_HEADER)
-    user_id = _header(task, TASK_USER_ID_HEADER)
-    if outer is not None and request_id is None:
-        # An eager task run inline inside a request or task: it is part of that unit.
-        request_id, user_id = outer.request_id, current_context()["user_id"]
-    _task_tokens[task_id] = _current.set(
-        _UnitOfWork(
-            request_id=request_id or new_request_id(),
-            user_id=user_id,
-            tenant=_header(task, TASK_TENANT_HEADER),
-            in_task=True,
-        )
-    )
-
-
-def _on_task_postrun(task_id: str | None = None, **_: Any) -> None:
-    token = _task_tokens.pop(task_id or "", None)
-    if token is not None:
-        try:
-            _current.reset(token)
-        except ValueError:  # reset from another context (never expected): just clear
-            _current.set(None)
 
 
 def connect_signals() -> None:
-    """Unbind requests when they finish; carry the context into Celery tasks. Called from
-    the core app's ``ready``."""
-    from celery import signals
+    """Unbind requests when they finish. Called from the core app's ``ready``; tasks are
+    bound and unbound by ``tenants.background``."""
     from django.core.signals import request_finished
 
     request_finished.connect(_on_request_finished, dispatch_uid="tessera-observability")
-
-    signals.before_task_publish.connect(_on_before_task_publish, weak=False)
-    signals.task_prerun.connect(_on_task_prerun, weak=False)
-    signals.task_postrun.connect(_on_task_postrun, weak=False)
 
 
 # Logging --------------------------------------------------------------------------------

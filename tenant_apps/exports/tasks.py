@@ -1,5 +1,5 @@
 from tenant_apps.exports.services import export_cleanup, export_run
-from tenants.tasking import tenant_task
+from tenants.background.tasking import tenant_task
 
 
 @tenant_task(queue="bulk")

@@ -9,7 +9,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tenant_apps.integrations import delivery
-from tenants.tasking import for_tenant, public_task, tenant_task
+from tenants.background.headers import for_tenant
+from tenants.background.tasking import public_task, tenant_task
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +84,8 @@ def sweep_webhook_deliveries() -> dict[str, int]:
     """Every 30 s (beat): over the live tenants whose plan has webhooks, queue lost
     dispatches and due retries. Two indexed queries per such tenant."""
     from billing.entitlements import Feature
+    from tenants.background.recycling import walk_schemas
     from tenants.models import READ_ONLY_STATUSES, Tenant
-    from tenants.walking import walk_schemas
 
     tenants = {
         t.schema_name: t

@@ -8,7 +8,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
 from billing.stripe_client import StripeUnavailable
-from tenants.tasking import public_task, tenant_task
+from tenants.background.tasking import public_task, tenant_task
 
 # Long enough for a large tenant's archive (100,000 orders: see ADR 0023 for figures).
 EXPORT_SOFT_TIME_LIMIT = 1800

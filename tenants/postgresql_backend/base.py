@@ -47,10 +47,10 @@ from django_tenants.postgresql_backend.base import (
 from django_tenants.utils import quote_schema_name
 from psycopg.pq import TransactionStatus
 
-ROUTE_SQL = (
-    "SELECT set_config('search_path', %s, true), "
-    "(SELECT generation FROM public.tenants_routinggeneration WHERE id = 1)"
-)
+# The routing generation (ADR 0005), bumped by a trigger on every tenant or domain change:
+# the one spelling of the query, which every cache of tenants validates against.
+GENERATION_SQL = "SELECT generation FROM public.tenants_routinggeneration WHERE id = 1"
+ROUTE_SQL = f"SELECT set_config('search_path', %s, true), ({GENERATION_SQL})"
 # The routing statement of a transaction that needs no generation (no cache to validate).
 LOCAL_ROUTE_SQL = "SELECT set_config('search_path', %s, true)"
 BEGIN = "BEGIN; "
@@ -297,36 +297,3 @@ class DatabaseWrapper(TenantDatabaseWrapper):
                 yield True
         finally:
             self._check_at_begin = False
-
-
-@contextlib.contextmanager
-def advisory_xact_lock(key_sql: str, params: Sequence[Any]) -> Iterator[bool]:
-    """Try to take ``pg_try_advisory_xact_lock(<key_sql>)`` for the block; yields whether
-    it was acquired.
-
-    Transaction-level, on a connection of its own held in one open transaction for the
-    block: a session-level advisory lock is not safe behind a transaction pooler (it stays
-    with whichever server connection took it, which the pooler then hands to others, and
-    "unlock" may land on another one). Ending the transaction -- or the process dying,
-    which ends its connection -- releases the lock. The block's own work runs on the
-    default connection, in as many transactions as it likes.
-    """
-    from django.db import DEFAULT_DB_ALIAS, connections
-
-    holder = cast("DatabaseWrapper", connections.create_connection(DEFAULT_DB_ALIAS))
-    try:
-        holder.set_autocommit(False)
-        with holder.cursor() as cursor:
-            # The holder idles in its transaction for the whole block: exempt it from
-            # idle_in_transaction_session_timeout (which would end it, and free the lock).
-            cursor.execute(
-                "SELECT pg_try_advisory_xact_lock(" + key_sql + "),"
-                " set_config('idle_in_transaction_session_timeout', '0', true)",
-                list(params),
-            )
-            acquired = bool(cursor.fetchone()[0])
-        yield acquired
-    finally:
-        with contextlib.suppress(Exception):
-            holder.rollback()
-        holder.close()

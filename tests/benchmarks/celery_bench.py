@@ -37,7 +37,7 @@ from celery import Task as PlainTask
 from celery import shared_task
 from celery.signals import task_postrun
 
-from tenants.tasking import TenantTask, tenant_task
+from tenants.background.tasking import TenantTask, tenant_task
 
 SCHEMA_PREFIX = "bench_s"
 TENANT_PREFIX = "bench_t"
@@ -58,10 +58,12 @@ class NoSwitchTask(TenantTask):
     exactly-once record, run on the public schema without looking the tenant up."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from tenants.fanout import run_item
-        from tenants.tasking import FANOUT_ITEM_HEADER, _header
+        from tenants.background.fanout import run_item
+        from tenants.background.task_context import context_of
 
-        return run_item(self, int(_header(self.request, FANOUT_ITEM_HEADER)), args, kwargs)
+        item = context_of(self).fanout_item
+        assert item is not None
+        return run_item(self, item, args, kwargs)
 
 
 @tenant_task(name="bench.noop_no_switch", base=NoSwitchTask)
@@ -151,7 +153,8 @@ def create_tenants(count: int) -> list[str]:
 
 def drop_tenants(names: list[str]) -> None:
     from shared_apps.organizations.models import Organization
-    from tenants.models import FanoutRun, Tenant
+    from tenants.background.models import FanoutRun
+    from tenants.models import Tenant
 
     FanoutRun.objects.filter(job__startswith="bench-").delete()
     Tenant.objects.filter(schema_name__in=names).delete()
@@ -186,7 +189,7 @@ def walk_peak_memory(names: list[str], *, every: int, sample_every: int = 25) ->
     """Walk ``names`` querying each schema's table; peak backend memory seen."""
     from django.db import connection
 
-    from tenants.walking import walk_schemas
+    from tenants.background.recycling import walk_schemas
 
     connection.close()  # start from a fresh backend
     peak_contexts, peak_rss, connections = 0, 0, set()
@@ -264,7 +267,7 @@ def _wait_for_count(key: str, count: int, timeout: float) -> float:
 
 
 def _timed_fanout(job: str, task: Any, names: list[str], key: str) -> float:
-    from tenants.fanout import fanout
+    from tenants.background.fanout import fanout
 
     _redis().set(key, 0)
     started = time.perf_counter()

@@ -78,7 +78,7 @@ def test_api_writes_per_state(alpha, status, expected):
 )
 def test_task_writes_per_state(alpha, in_alpha, settings, tmp_path, status, expected):
     from tenant_apps.exports.tasks import run_export
-    from tenants.tasking import for_tenant
+    from tenants.background.headers import for_tenant
 
     settings.MEDIA_ROOT = tmp_path
     export = ExportFactory()

@@ -16,7 +16,6 @@ from rest_framework.test import APIClient
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
-from shared_apps.core import observability
 from shared_apps.core.observability import (
     REQUEST_ID_HEADER,
     ContextFilter,
@@ -26,6 +25,7 @@ from shared_apps.core.observability import (
     sentry_init,
     unbind,
 )
+from tenants.background import headers
 from tests.support import bearer_client, host_client
 
 
@@ -196,8 +196,8 @@ def test_a_tenant_task_logs_its_tenant_schema(alpha, json_lines):
     tenant_log.apply(
         headers={
             "_schema_name": alpha.schema_name,
-            observability.TASK_REQUEST_ID_HEADER: "req-9",
-            observability.TASK_USER_ID_HEADER: "5",
+            headers.REQUEST_ID_HEADER: "req-9",
+            headers.USER_ID_HEADER: "5",
         }
     )
     line = next(line for line in records(json_lines) if line["message"] == "in the task")
@@ -273,8 +273,8 @@ def test_a_task_error_reaches_sentry_tagged_with_its_tenant(alpha, sentry_events
     result = tenant_boom.apply(
         headers={
             "_schema_name": alpha.schema_name,
-            observability.TASK_REQUEST_ID_HEADER: "req-task",
-            observability.TASK_USER_ID_HEADER: "77",
+            headers.REQUEST_ID_HEADER: "req-task",
+            headers.USER_ID_HEADER: "77",
         }
     )
     assert result.failed()

@@ -35,8 +35,8 @@ from tenant_apps.exports.services import (
     export_run,
 )
 from tenant_apps.exports.tasks import cleanup_exports
+from tenants.background.headers import for_tenant
 from tenants.storage import AREA_TAG, TenantFileS3Storage, tenant_path
-from tenants.tasking import for_tenant
 from tests.factories import ExportFactory, OrderFactory
 from tests.s3_server import (
     ACCESS_KEY,

@@ -8,14 +8,20 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from tenants.fanout import fanout, finish_run_if_done, period_key, retry_failed, run_summary
-from tenants.models import (
+from tenants.background.fanout import (
+    fanout,
+    finish_run_if_done,
+    period_key,
+    retry_failed,
+    run_summary,
+)
+from tenants.background.models import (
     FanoutFailure,
     FanoutItem,
     FanoutItemStatus,
     FanoutRun,
 )
-from tenants.tasks import run_fanout
+from tenants.background.tasks import run_fanout
 from tests import celery_support
 from tests.background_tasks import fanout_probe, flaky
 from tests.celery_support import probe_rows, wait_for

@@ -15,24 +15,27 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from config.celery import app
-from shared_apps.core import context
-from tenants.fanout import backoff, current_item_key, period_key, retry_failed
-from tenants.models import FanoutFailure, FanoutItemStatus, Tenant
-from tenants.services import tenant_suspend
-from tenants.tasking import (
+from shared_apps.core import observability
+from tenants.background import task_context
+from tenants.background.fanout import backoff, period_key, retry_failed
+from tenants.background.headers import (
     FANOUT_ITEM_HEADER,
     REQUEST_ID_HEADER,
     TENANT_ID_HEADER,
     TENANT_SCHEMA_HEADER,
-    TenantCache,
     for_tenant,
-    route_task,
-    stamp_headers,
 )
-from tenants.tasks import clear_expired_sessions, replenish_spare_schemas, run_fanout
+from tenants.background.headers import stamp as stamp_headers
+from tenants.background.models import FanoutFailure, FanoutItemStatus
+from tenants.background.task_context import TaskContext
+from tenants.background.tasking import activate, route_task, tenant_cache
+from tenants.background.tasks import run_fanout
+from tenants.models import Tenant
+from tenants.services import tenant_suspend
+from tenants.tasks import clear_expired_sessions, replenish_spare_schemas
 from tests import celery_support
 from tests.background_factories import FanoutFailureFactory, FanoutItemFactory
-from tests.background_tasks import flaky, observe, probe, public_observe, slow_effect
+from tests.background_tasks import flaky, observe, probe, public_observe, slow_effect, tag_event
 from tests.factories import UserFactory
 
 # Fixtures (see tests/celery_support.py).
@@ -59,13 +62,13 @@ def _alpha_sessions(alpha) -> int:
 
 def test_messages_carry_the_senders_tenant_and_request_id(alpha):
     tenant = alpha.tenant
-    token = context.request_id.set("req-123")
+    token = observability.bind(request_id="req-123")
     try:
         with tenant_context(tenant):
             headers = stamp_headers(None)
         on_public = stamp_headers({"x": 1})
     finally:
-        context.request_id.reset(token)
+        observability.unbind(token)
     assert headers == {
         TENANT_SCHEMA_HEADER: "t_alpha",
         TENANT_ID_HEADER: tenant.pk,
@@ -123,23 +126,23 @@ def test_retries_keep_the_tenant_and_fanout_item_of_the_message():
 
 
 def test_tenant_cache_costs_one_statement_and_sees_every_change(alpha, django_assert_num_queries):
-    cache = TenantCache()
+    tenant_cache.clear()
     tenant = alpha.tenant
-    assert cache.activate("t_alpha", tenant.pk) == tenant
+    assert activate("t_alpha", tenant.pk) == tenant
     with django_assert_num_queries(1):  # the schema switch itself
-        assert cache.activate("t_alpha") == tenant
+        assert activate("t_alpha") == tenant
     assert connection.schema_name == "t_alpha"
     connection.set_schema_to_public()
 
     tenant_suspend(tenant=tenant, acting_user=None)  # bumps the routing generation
-    assert cache.activate("t_alpha").status == "suspended"
-    assert cache.activate("t_alpha", tenant.pk + 1000) is None  # another tenant's message
-    assert cache.activate("t_gone") is None
+    assert activate("t_alpha").status == "suspended"
+    assert activate("t_alpha", tenant.pk + 1000) is None  # another tenant's message
+    assert activate("t_gone") is None
     with django_assert_num_queries(1):  # a missing tenant is remembered too
-        assert cache.activate("t_gone") is None
-    assert len(cache) == 2
-    cache.clear()
-    assert len(cache) == 0
+        assert activate("t_gone") is None
+    assert (len(tenant_cache), tenant_cache.unknown_count) == (1, 1)
+    tenant_cache.clear()
+    assert (len(tenant_cache), tenant_cache.unknown_count) == (0, 0)
 
 
 # Running ---------------------------------------------------------------------------------
@@ -191,21 +194,16 @@ def test_after_any_task_the_connection_is_back_on_public(alpha):
 # Fan-out items (eagerly) ------------------------------------------------------------------
 
 
-def test_a_fanout_item_runs_once_and_exposes_its_idempotency_key(alpha, expired_session):
+def test_a_fanout_item_runs_once(alpha, expired_session):
     item = FanoutItemFactory(schema_name="t_alpha", run__job="sessions", run__period="p1")
     headers = {**for_tenant(alpha.tenant), FANOUT_ITEM_HEADER: item.pk}
     assert clear_expired_sessions.apply(kwargs={"period": "p1"}, headers=headers).get() == 1
     item.refresh_from_db()
-    assert (item.status, item.attempts, item.idempotency_key) == (
-        "succeeded",
-        1,
-        "sessions:p1:t_alpha",
-    )
+    assert (item.status, item.attempts) == ("succeeded", 1)
     # A duplicate delivery does nothing.
     assert clear_expired_sessions.apply(kwargs={"period": "p1"}, headers=headers).get() is None
     item.refresh_from_db()
     assert item.attempts == 1
-    assert current_item_key() is None
 
 
 def test_a_failing_fanout_item_is_recorded_then_retried(alpha, celery_prefix):
@@ -264,9 +262,9 @@ def test_admin_shows_runs_with_their_summary_and_failures(db):
     FanoutItemFactory(run=failure.run, schema_name="t_alpha", succeeded=True)
     client = Client(HTTP_HOST="localhost")
     client.force_login(UserFactory(superuser=True))
-    listing = client.get("/admin/tenants/fanoutrun/")
+    listing = client.get("/admin/tenant_background/fanoutrun/")
     assert listing.status_code == 200 and failure.run.job in listing.text
-    detail = client.get(f"/admin/tenants/fanoutrun/{failure.run.pk}/change/")
+    detail = client.get(f"/admin/tenant_background/fanoutrun/{failure.run.pk}/change/")
     assert detail.status_code == 200
     assert "RuntimeError: boom in t_beta" in detail.text
     assert "failed: 1" in detail.text and "succeeded: 1" in detail.text
@@ -275,18 +273,14 @@ def test_admin_shows_runs_with_their_summary_and_failures(db):
 def test_links_sent_after_a_task_body_inherit_its_tenant_and_request_id():
     """Chain links, chord bodies and callbacks are sent once the body has returned and
     the connection is back on public: they take the running task's tenant."""
-    from celery._state import _task_stack
-
-    _task_stack.push(probe)
-    probe.push_request(
-        called_directly=False,
-        **{TENANT_SCHEMA_HEADER: "t_beta", TENANT_ID_HEADER: 5, REQUEST_ID_HEADER: "r-1"},
+    running = TaskContext(
+        task_id="t-1", schema_name="t_beta", tenant_id=5, request_id="r-1", user_id=None
     )
+    token = task_context.bind(running)
     try:
         headers = stamp_headers(None)
     finally:
-        probe.pop_request()
-        _task_stack.pop()
+        task_context.unbind(token)
     assert headers == {
         TENANT_SCHEMA_HEADER: "t_beta",
         TENANT_ID_HEADER: 5,
@@ -294,13 +288,9 @@ def test_links_sent_after_a_task_body_inherit_its_tenant_and_request_id():
     }
 
 
-def test_tenant_and_request_id_tag_error_reports_when_sentry_is_on(alpha, monkeypatch):
-    import sentry_sdk
-
-    tags: dict[str, str] = {}
-    monkeypatch.setattr(type(sentry_sdk.get_client()), "is_active", lambda self: True)
-    monkeypatch.setattr(sentry_sdk, "set_tag", tags.__setitem__)
-    observe.apply(headers={**for_tenant(alpha.tenant), REQUEST_ID_HEADER: "r-9"}).get()
+def test_tenant_and_request_id_tag_error_reports(alpha):
+    """The one Sentry tagger (``observability._tag_event``) reads the task's context."""
+    tags = tag_event.apply(headers={**for_tenant(alpha.tenant), REQUEST_ID_HEADER: "r-9"}).get()
     assert tags == {"tenant": "t_alpha", "request_id": "r-9"}
 
 
@@ -379,7 +369,7 @@ def test_admin_retries_the_tenants_that_failed(db, celery_prefix):
     client = Client(HTTP_HOST="localhost")
     client.force_login(UserFactory(superuser=True))
     response = client.post(
-        "/admin/tenants/fanoutrun/",
+        "/admin/tenant_background/fanoutrun/",
         {"action": "retry_failed_tenants", "_selected_action": [failed.run.pk]},
         follow=True,
     )

@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from tenants import tasking
-from tenants.tasking import for_tenant
-from tenants.walking import ConnectionRecycler, walk_schemas
+from tenants.background import tasking
+from tenants.background.headers import for_tenant
+from tenants.background.recycling import ConnectionRecycler, walk_schemas
 from tests import celery_support
 from tests.background_tasks import observe
 

@@ -20,8 +20,9 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from config.celery import app
-from tenants.fanout import fanout
-from tenants.models import FanoutItem, FanoutItemStatus, FanoutRun, Tenant
+from tenants.background.fanout import fanout
+from tenants.background.models import FanoutItem, FanoutItemStatus, FanoutRun
+from tenants.models import Tenant
 from tenants.services import tenant_destroy, tenant_suspend
 from tests import celery_support
 from tests.background_tasks import (

@@ -10,11 +10,9 @@ from django.test import Client
 from django.utils import timezone
 
 from billing.models import BillingAccount, Plan, WebhookEvent, WebhookEventStatus
+from tenants.background.models import FanoutItem, FanoutItemStatus, FanoutRun
 from tenants.dashboard import platform_overview
 from tenants.models import (
-    FanoutItem,
-    FanoutItemStatus,
-    FanoutRun,
     SpareSchema,
     Tenant,
     TenantEvent,

@@ -695,7 +695,7 @@ def test_advisory_locks_hold_behind_the_pooler(bouncer):
     script = (
         "import django, sys;"
         "django.setup();"
-        "from tenants.fanout import job_lock;"
+        "from tenants.background.fanout import job_lock;"
         "\nwith job_lock('pooler-lock-test') as got:\n"
         "    print('first', got, flush=True)\n"
         "    if len(sys.argv) > 1: sys.stdin.readline()\n"

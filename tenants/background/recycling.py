@@ -3,7 +3,7 @@
 A PostgreSQL backend caches the catalog entries (relations, indexes, types) of every
 table it has touched, per connection, for as long as the connection lives, and never
 evicts them. A process that walks thousands of tenant schemas on one connection (a
-Celery worker, ``run_for_tenants``, a dispatcher that reads tenant data) grows that
+Celery worker, ``run_for_tenants``, a sweep that reads tenant data) grows that
 cache by every schema's tables, until the server runs out of memory. The cure is to
 open a fresh connection every N schemas: ``ConnectionRecycler`` counts the distinct
 schemas the current connection has visited and closes it once they reach

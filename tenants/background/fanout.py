@@ -2,8 +2,8 @@
 
 Usage (see ADR 0006)::
 
-    from tenants.fanout import fanout, period_key
-    from tenants.tasking import tenant_task
+    from tenants.background.fanout import fanout, period_key
+    from tenants.background.tasking import tenant_task
 
     @tenant_task(queue="billing")
     def meter_usage(*, period: str) -> None:
@@ -14,7 +14,7 @@ Usage (see ADR 0006)::
 or, with no code at all, a beat entry for the generic dispatcher task::
 
     "usage-metering": {
-        "task": "tenants.tasks.run_fanout",
+        "task": "tenants.tasks.run_fanout",  # tenants.background.tasks
         "schedule": crontab(minute=5),
         "kwargs": {"job": "usage-metering", "task": "billing.tasks.meter_usage",
                    "cadence": "hourly"},
@@ -32,8 +32,7 @@ What a run guarantees:
 * **Idempotent per (tenant, job, period).** Each tenant's share is a ``FanoutItem``.
   The worker locks that row in the same transaction as the task's own writes and marks
   it succeeded there; a redelivered or duplicated message finds it done and does
-  nothing. ``current_item_key()`` gives the task a stable key for outside effects
-  (e.g. Stripe's ``Idempotency-Key``).
+  nothing.
 * **Failures stay with their tenant.** A failing tenant's error is recorded
   (``FanoutFailure``: tenant, job, attempt, error, traceback) and retried with
   exponential backoff and jitter (``fanout_max_retries``, ``fanout_backoff`` on the
@@ -51,7 +50,6 @@ import socket
 import time
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -60,31 +58,28 @@ from celery.exceptions import Ignore, Reject, Retry
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tenants.models import (
+from tenants import locks
+from tenants.background import headers
+from tenants.background.models import (
     OPEN_FANOUT_STATUSES,
-    READ_ONLY_STATUSES,
     FanoutFailure,
     FanoutItem,
     FanoutItemStatus,
     FanoutRun,
-    Tenant,
 )
+from tenants.models import READ_ONLY_STATUSES, Tenant
 
 if TYPE_CHECKING:
-    from tenants.tasking import TenantTask
+    # Types only: the task base calls into this module, never the other way round.
+    from tenants.background.tasking import TenantTask
 
 logger = logging.getLogger(__name__)
-
-# pg_try_advisory_xact_lock(namespace, hashtext(job)): the two-key form, so fan-out locks can
-# never collide with the spare-pool lock (a single bigint key) or another subsystem's.
-_LOCK_NAMESPACE = 0x7E55F0
 
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_BATCH_INTERVAL = 1.0  # seconds between batches
 DEFAULT_JITTER = 0.5  # up to this many seconds more, at random
 
 _RUNNABLE = (*OPEN_FANOUT_STATUSES, FanoutItemStatus.FAILED)  # as in _CLAIM_SQL
-_current_key: ContextVar[str | None] = ContextVar("fanout_item_key", default=None)
 
 
 # Periods --------------------------------------------------------------------------------
@@ -117,9 +112,7 @@ def job_lock(job: str) -> Iterator[bool]:
     was acquired. Transaction-level, on a connection of its own held open for the block
     (a session-level lock is not safe behind a transaction pooler, ADR 0014); freed when
     the block ends, or if this process dies mid-run (its connection closes)."""
-    from tenants.postgresql_backend.base import advisory_xact_lock
-
-    with advisory_xact_lock("%s, hashtext(%s)", [_LOCK_NAMESPACE, job]) as acquired:
+    with locks.try_xact_lock(locks.FANOUT_JOB, job) as acquired:
         yield acquired
 
 
@@ -216,17 +209,11 @@ def _send(
     jitter: float,
     queue: str | None = None,
 ) -> None:
-    from shared_apps.core import context
-    from tenants.tasking import (
-        FANOUT_ITEM_HEADER,
-        REQUEST_ID_HEADER,
-        TENANT_ID_HEADER,
-        TENANT_SCHEMA_HEADER,
-    )
+    from shared_apps.core.observability import current_context
 
     kwargs = {**run.task_kwargs, "period": run.period}
     # Every tenant's task of a run shares one request id, so their logs read together.
-    request_id = context.request_id.get() or f"fanout-{run.job}-{run.period}-{run.pk}"
+    request_id = current_context()["request_id"] or f"fanout-{run.job}-{run.period}-{run.pk}"
     batch_size = max(1, batch_size)
     for start in range(0, len(items), batch_size):
         if start:
@@ -234,15 +221,15 @@ def _send(
         batch = items[start : start + batch_size]
         with task.app.producer_or_acquire() as producer:
             for item_id, schema_name, tenant_id in batch:
-                headers: dict[str, Any] = {
-                    TENANT_SCHEMA_HEADER: schema_name,
-                    FANOUT_ITEM_HEADER: item_id,
-                    REQUEST_ID_HEADER: request_id,
+                sent: dict[str, Any] = {
+                    headers.TENANT_SCHEMA_HEADER: schema_name,
+                    headers.FANOUT_ITEM_HEADER: item_id,
+                    headers.REQUEST_ID_HEADER: request_id,
                 }
                 if tenant_id is not None:
-                    headers[TENANT_ID_HEADER] = tenant_id
+                    sent[headers.TENANT_ID_HEADER] = tenant_id
                 options = {"queue": queue} if queue else {}
-                task.apply_async(kwargs=kwargs, headers=headers, producer=producer, **options)
+                task.apply_async(kwargs=kwargs, headers=sent, producer=producer, **options)
         # Only still-pending rows: a fast worker may already have finished some.
         FanoutItem.objects.filter(
             pk__in=[item[0] for item in batch], status=FanoutItemStatus.PENDING
@@ -272,12 +259,6 @@ def retry_failed(run: FanoutRun) -> int:
 # On the worker ----------------------------------------------------------------------------
 
 
-def current_item_key() -> str | None:
-    """Inside a fan-out task: ``job:period:schema``, stable across retries and
-    redeliveries — the key to give outside systems (Stripe's Idempotency-Key)."""
-    return _current_key.get()
-
-
 @dataclass(frozen=True)
 class _Claim:
     item_id: int
@@ -286,10 +267,6 @@ class _Claim:
     schema_name: str
     job: str
     period: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.job}:{self.period}:{self.schema_name}"
 
 
 # Marks the item succeeded *before* the task runs, in the task's own transaction: the
@@ -304,87 +281,6 @@ UPDATE tenants_fanoutitem AS item
    AND item.status IN ('pending', 'queued', 'retrying', 'failed')
 RETURNING item.run_id, item.attempts - 1, item.schema_name, run.job, run.period
 """
-
-
-# The same claim, and in the same statement the switch to the tenant's schema and the
-# routing generation that validates the caller's cached tenant (ADR 0005). Nothing
-# claimed, nothing switched.
-_CLAIM_AND_SWITCH_SQL = """
-WITH claimed AS (
-    UPDATE tenants_fanoutitem AS item
-       SET status = 'succeeded', attempts = item.attempts + 1, finished_at = now(),
-           task_id = %s, last_error = ''
-      FROM tenants_fanoutrun AS run
-     WHERE item.id = %s AND run.id = item.run_id
-       AND item.status IN ('pending', 'queued', 'retrying', 'failed')
-    RETURNING item.run_id, item.attempts - 1, item.schema_name, run.job, run.period
-)
-SELECT claimed.*, set_config('search_path', %s, true),
-       (SELECT generation FROM public.tenants_routinggeneration WHERE id = 1)
-  FROM claimed
-"""
-
-STALE = object()
-
-
-class _Stale(Exception):
-    pass
-
-
-def run_item_switching(
-    task: TenantTask, item_id: int, tenant: Tenant, generation: int, args: tuple, kwargs: dict
-) -> Any:
-    """``run_item`` for a tenant the worker has cached: claim, switch and validate in one
-    statement. Returns ``STALE`` (having changed nothing) if the cached tenant is out of
-    date; the caller then looks the tenant up again and uses ``run_item``."""
-    from django_tenants.utils import quote_schema_name
-
-    from tenants.postgresql_backend.base import tenant_connection
-
-    db = tenant_connection()
-    claim: _Claim | None = None
-    try:
-        with transaction.atomic():
-            db.set_tenant(tenant)
-            search_paths = db._get_cursor_search_paths()
-            # Like route_to: this statement is the transaction's routing statement.
-            row = db.execute_routing(
-                _CLAIM_AND_SWITCH_SQL,
-                [
-                    task.request.id or "",
-                    item_id,
-                    ",".join(quote_schema_name(s) for s in search_paths),
-                ],
-            )
-            if row is None:
-                db.set_schema_to_public()  # nothing was switched
-                logger.info(
-                    "%s[%s]: fan-out item %s already done; not running it again",
-                    task.name,
-                    task.request.id,
-                    item_id,
-                )
-                return None
-            if int(row[-1] or 0) != generation:
-                raise _Stale  # rolls the claim and the switch back
-            claim = _Claim(item_id, *row[:5])
-            token = _current_key.set(claim.key)
-            try:
-                result = task.run(*args, **kwargs)
-            finally:
-                _current_key.reset(token)
-    except _Stale:
-        db.set_schema_to_public()
-        return STALE
-    except (Ignore, Reject, Retry):
-        raise
-    except Exception as exc:
-        if claim is None:
-            raise
-        _item_failed(task, claim, exc)  # raises
-    assert claim is not None
-    finish_run_if_done(claim.run_id)
-    return result
 
 
 def run_item(task: TenantTask, item_id: int, args: tuple, kwargs: dict) -> Any:
@@ -404,11 +300,7 @@ def run_item(task: TenantTask, item_id: int, args: tuple, kwargs: dict) -> Any:
                 )
                 return None
             claim = _Claim(item_id, *row)
-            token = _current_key.set(claim.key)
-            try:
-                result = task.run(*args, **kwargs)
-            finally:
-                _current_key.reset(token)
+            result = task.run(*args, **kwargs)
     except (Ignore, Reject, Retry):
         raise
     except Exception as exc:

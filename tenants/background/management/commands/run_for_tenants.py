@@ -44,24 +44,21 @@ class Job:
     recycle_every: int | None
 
 
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:120] if lines else ""
-
-
 def run_one(job: Job, schema_name: str) -> dict[str, Any]:
     """Run ``job`` for one tenant; never raises. Module-level so a pool can pickle it."""
     from celery import current_app
 
+    from tenants.background.headers import for_tenant
+    from tenants.background.tasking import activate, recycler
+    from tenants.migrating import last_line
     from tenants.postgresql_backend.base import tenant_connection
-    from tenants.tasking import for_tenant, recycler, tenant_cache
 
     if job.recycle_every is not None:
         recycler.every = job.recycle_every
     started = time.perf_counter()
     status, detail = OK, ""
     try:
-        tenant = tenant_cache.activate(schema_name)
+        tenant = activate(schema_name)
         if tenant is None:
             status, detail = SKIPPED, "tenant no longer exists"
         elif job.task is not None:
@@ -79,7 +76,7 @@ def run_one(job: Job, schema_name: str) -> dict[str, Any]:
             assert job.command is not None
             out = io.StringIO()
             call_command(job.command, *job.command_args, stdout=out, stderr=out)
-            detail = _last_line(out.getvalue())
+            detail = last_line(out.getvalue())[:120]
     except Exception as exc:
         status, detail = FAILED, f"{type(exc).__name__}: {exc}"[:500]
     finally:
