@@ -16,7 +16,7 @@ a pooler:
   own first. Django's transaction state (``atomic``, ``set_autocommit``) is unchanged.
 * Inside a transaction, the first statement (and the first after a schema change or a
   savepoint rollback) is preceded by the routing statement, unless the work began with
-  ``route_to`` / ``execute_routing``, which are it.
+  ``route_to``, which is it.
 * A statement outside any transaction (Django's autocommit) is run in a transaction of
   its own: ``BEGIN; route``, the statement, ``COMMIT``. Requests never pay this (the
   middleware runs each request as one transaction, see ``unit_of_work``); background
@@ -194,16 +194,6 @@ class DatabaseWrapper(TenantDatabaseWrapper):
             self.search_path_set_schemas = search_paths
         assert row is not None  # a SELECT without FROM always returns its row
         return int(row[1] or 0)
-
-    def execute_routing(self, sql: str, params: Sequence[Any]) -> tuple | None:
-        """Run ``sql``, a statement that sets the search_path itself (transaction-locally)
-        for the current tenant, as the routing statement of the current transaction, and
-        return its first row. Used by the fan-out's claim-and-switch statement."""
-        search_paths, _ = self._search_path()
-        row = self._routing_statement(sql, params)
-        if not self.autocommit:
-            self.search_path_set_schemas = search_paths
-        return row
 
     def _routing_statement(self, sql: str, params: Sequence[Any]) -> tuple | None:
         # Our own statement: the execute wrapper lets it through as it is.

@@ -312,34 +312,14 @@ def test_nothing_to_retry_sends_nothing(db):
     assert retry_failed(FanoutItemFactory(succeeded=True).run) == 0
 
 
-# The fast path: a fan-out item of a tenant this process has cached --------------------------
+# A fan-out item of a tenant this process has cached -------------------------------------------
 
 
 def _warm(tenant: Tenant) -> None:
     observe.apply(headers=for_tenant(tenant)).get()
 
 
-def test_a_cached_tenants_item_is_claimed_and_switched_in_one_statement(alpha):
-    from django.test.utils import CaptureQueriesContext
-
-    tenant = alpha.tenant
-    _warm(tenant)
-    item = FanoutItemFactory(schema_name="t_alpha")
-    headers = {**for_tenant(tenant), FANOUT_ITEM_HEADER: item.pk}
-    with CaptureQueriesContext(connection) as queries:
-        seen = observe.apply(headers=headers).get()
-    assert seen == {"schema": "t_alpha", "current_schema": "t_alpha"}
-    statements = [q["sql"] for q in queries.captured_queries]
-    assert not any(sql.startswith("SELECT set_config") for sql in statements)
-    assert sum("set_config('search_path'" in sql for sql in statements) == 1
-    item.refresh_from_db()
-    assert (item.status, item.attempts) == ("succeeded", 1)
-    # Delivered again: claims nothing, switches nothing, runs nothing.
-    assert observe.apply(headers=headers).get() is None
-    assert connection.schema_name == "public"
-
-
-def test_a_stale_cached_tenant_takes_the_general_path(alpha, expired_session):
+def test_a_stale_cached_tenant_is_reloaded_before_its_item_runs(alpha, expired_session):
     tenant = alpha.tenant
     _warm(tenant)  # cached while active
     tenant_suspend(tenant=tenant, acting_user=None)  # the generation moves on
@@ -352,7 +332,7 @@ def test_a_stale_cached_tenant_takes_the_general_path(alpha, expired_session):
     assert _alpha_sessions(alpha) == 1
 
 
-def test_a_failure_on_the_fast_path_is_recorded_and_retried(alpha, celery_prefix):
+def test_a_failure_of_a_cached_tenants_item_is_recorded_and_retried(alpha, celery_prefix):
     tenant = alpha.tenant
     _warm(tenant)
     item = FanoutItemFactory(schema_name="t_alpha")
