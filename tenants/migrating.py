@@ -42,6 +42,7 @@ from django_tenants.utils import quote_schema_name
 
 from tenants.models import SpareSchema, Tenant
 from tenants.provisioning import _tenant_app_labels, migration_fingerprint
+from tenants.schema_ddl import schema_drop
 
 TENANT, SPARE = "tenant", "spare"
 CURRENT, BEHIND, UNINITIALISED, MISSING = "current", "behind", "uninitialised", "missing"
@@ -224,10 +225,7 @@ def settle_spares(outcomes: Iterable[Outcome]) -> list[Outcome]:
                     spare.save(update_fields=["migration_fingerprint"])
                 settled.append(outcome)
                 continue
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"DROP SCHEMA IF EXISTS {quote_schema_name(spare.schema_name)} CASCADE"
-                )
+            schema_drop(spare.schema_name)
             spare.delete()
             settled.append(
                 Outcome(

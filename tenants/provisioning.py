@@ -38,6 +38,7 @@ from tenants import locks
 from tenants.models import Domain, SpareSchema, Tenant, TenantEvent, TenantStatus
 from tenants.naming import schema_name_for, subdomain_problem, tenant_host
 from tenants.postgresql_backend.base import tenant_connection
+from tenants.schema_ddl import schema_create, schema_drop, schema_rename
 
 logger = logging.getLogger(__name__)
 
@@ -90,13 +91,11 @@ def _migrate_schema(schema_name: str) -> None:
 def spare_schema_create() -> SpareSchema:
     """Create and migrate one spare schema (slow: runs every tenant migration). Commits."""
     schema_name = f"{SPARE_PREFIX}{uuid.uuid4().hex[:16]}"
-    with connection.cursor() as cursor:
-        cursor.execute(f'CREATE SCHEMA "{schema_name}"')
+    schema_create(schema_name)
     try:
         _migrate_schema(schema_name)
     except Exception:
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE')
+        schema_drop(schema_name)
         raise
     return SpareSchema.objects.create(
         schema_name=schema_name, migration_fingerprint=migration_fingerprint()
@@ -114,8 +113,7 @@ def spare_schemas_replenish(*, target: int | None = None) -> int:
         current = migration_fingerprint()
         for stale in SpareSchema.objects.exclude(migration_fingerprint=current):
             with transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute(f'DROP SCHEMA IF EXISTS "{stale.schema_name}" CASCADE')
+                schema_drop(stale.schema_name)
                 stale.delete()
         created = 0
         while SpareSchema.objects.filter(migration_fingerprint=current).count() < target:
@@ -145,8 +143,8 @@ def _schema_install(schema_name: str) -> bool:
         if spare is None:
             break
         try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(f'ALTER SCHEMA "{spare.schema_name}" RENAME TO "{schema_name}"')
+            with transaction.atomic():
+                schema_rename(spare.schema_name, schema_name)
         except DatabaseError as exc:
             if not isinstance(exc.__cause__, pg_errors.InvalidSchemaName):
                 raise
@@ -158,8 +156,7 @@ def _schema_install(schema_name: str) -> bool:
         return True
 
     logger.warning("spare schema pool is empty; migrating %s on the request path", schema_name)
-    with connection.cursor() as cursor:
-        cursor.execute(f'CREATE SCHEMA "{schema_name}"')
+    schema_create(schema_name)
     _migrate_schema(schema_name)
     return False
 

@@ -8,11 +8,12 @@ import datetime as dt
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django_tenants.utils import quote_schema_name, tenant_context
+from django_tenants.utils import tenant_context
 
 from shared_apps.accounts.models import User
 from shared_apps.core.errors import Conflict
 from tenants.models import Tenant, TenantEvent, TenantStatus
+from tenants.schema_ddl import schema_drop
 
 
 @transaction.atomic
@@ -67,7 +68,7 @@ def tenant_destroy(*, tenant: Tenant) -> None:
     with connection.cursor() as cursor:
         # Run deferred FK checks now: a table with pending trigger events cannot be dropped.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(f"DROP SCHEMA IF EXISTS {quote_schema_name(schema_name)} CASCADE")
+    schema_drop(schema_name)
 
 
 def tenants_canceled_purge(*, now: dt.datetime | None = None) -> list[str]:
