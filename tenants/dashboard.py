@@ -22,6 +22,7 @@ from tenants.models import (
     SpareSchema,
     Tenant,
     TenantEvent,
+    TenantEventAction,
     TenantStatus,
 )
 
@@ -104,7 +105,7 @@ def platform_overview(*, now: dt.datetime | None = None) -> PlatformOverview:
     signups = _per_week(Tenant.objects.all(), "created", since)
     churn = _per_week(
         TenantEvent.objects.filter(
-            action="tenant.status_changed", detail__to=TenantStatus.CANCELED
+            action=TenantEventAction.TENANT_STATUS_CHANGED, detail__to=TenantStatus.CANCELED
         ),
         "created",
         since,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from enum import StrEnum
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
@@ -126,6 +128,17 @@ class SpareSchema(models.Model):
 
     def __str__(self) -> str:
         return self.schema_name
+
+
+class TenantEventAction(StrEnum):
+    """The ``action`` of a ``TenantEvent`` (the tenant audit log's are
+    ``tenant_apps.audit.actions.AuditAction``)."""
+
+    TENANT_PROVISIONED = "tenant.provisioned"
+    TENANT_STATUS_CHANGED = "tenant.status_changed"
+    DATA_EXPORT_REQUESTED = "data_export.requested"
+    DELETION_SCHEDULED = "deletion.scheduled"
+    DELETION_CANCELED = "deletion.canceled"
 
 
 class TenantEvent(models.Model):

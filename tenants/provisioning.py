@@ -35,7 +35,7 @@ from shared_apps.core.errors import EmailRegistered, SubdomainTaken, ValidationF
 from shared_apps.organizations.models import Organization, OrganizationOwner, OrganizationUser
 from shared_apps.organizations.roles import Role
 from tenants import locks
-from tenants.models import Domain, SpareSchema, Tenant, TenantEvent, TenantStatus
+from tenants.models import Domain, SpareSchema, Tenant, TenantEvent, TenantEventAction, TenantStatus
 from tenants.naming import schema_name_for, subdomain_problem, tenant_host
 from tenants.postgresql_backend.base import tenant_connection
 from tenants.schema_ddl import schema_create, schema_drop, schema_rename
@@ -305,7 +305,7 @@ def _provision(
     TenantEvent.objects.create(
         tenant=tenant,
         actor=acting_user or user,
-        action="tenant.provisioned",
+        action=TenantEventAction.TENANT_PROVISIONED,
         detail={"subdomain": subdomain, "plan": plan.code, "used_spare_schema": used_spare},
     )
     transaction.on_commit(_request_replenish)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 
-from tenants.models import Domain, Tenant
+from tenants.models import Domain, Tenant, TenantEventAction
 
 
 def tenant_url(*, host: str, request=None) -> str:
@@ -36,7 +36,7 @@ def tenant_status_reason(*, tenant: Tenant) -> str:
     from tenants.models import TenantEvent
 
     detail = (
-        TenantEvent.objects.filter(tenant=tenant, action="tenant.status_changed")
+        TenantEvent.objects.filter(tenant=tenant, action=TenantEventAction.TENANT_STATUS_CHANGED)
         .order_by("-created", "-id")
         .values_list("detail", flat=True)
         .first()

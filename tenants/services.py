@@ -12,7 +12,7 @@ from django_tenants.utils import tenant_context
 
 from shared_apps.accounts.models import User
 from shared_apps.core.errors import Conflict
-from tenants.models import Tenant, TenantEvent, TenantStatus
+from tenants.models import Tenant, TenantEvent, TenantEventAction, TenantStatus
 from tenants.schema_ddl import schema_drop
 
 
@@ -31,7 +31,7 @@ def tenant_set_status(
     TenantEvent.objects.create(
         tenant=tenant,
         actor=acting_user,
-        action="tenant.status_changed",
+        action=TenantEventAction.TENANT_STATUS_CHANGED,
         detail={"from": previous, "to": status, "reason": reason},
     )
     return tenant

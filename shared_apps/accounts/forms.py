@@ -15,6 +15,7 @@ from shared_apps.core.lockout import (
     lockout_check,
     lockout_record,
 )
+from tenant_apps.audit.actions import AuditAction
 
 
 def _guarded_clean(form: forms.Form, field: str, email: str, clean):
@@ -44,8 +45,10 @@ def _record_failure(form: forms.Form, field: str) -> None:
     from shared_apps.accounts.services import security_event
 
     user = getattr(form, "user", None)
-    action = "auth.mfa_failed" if field == "code" else "auth.password_check_failed"
-    security_event(action=action, actor=user)
+    action = (
+        AuditAction.AUTH_MFA_FAILED if field == "code" else AuditAction.AUTH_PASSWORD_CHECK_FAILED
+    )
+    security_event(action=action, acting_user=user)
 
 
 class TenantResetPasswordForm(ResetPasswordForm):

@@ -14,28 +14,29 @@ from django.contrib.auth import signals as auth_signals
 from django.dispatch import receiver
 
 from shared_apps.accounts.services import security_event
+from tenant_apps.audit.actions import AuditAction
 
 
 @receiver(auth_signals.user_logged_in, dispatch_uid="accounts.audit.login")
 def _logged_in(sender, request, user, **kwargs) -> None:
-    security_event(action="auth.login", actor=user)
+    security_event(action=AuditAction.AUTH_LOGIN, acting_user=user)
 
 
 @receiver(auth_signals.user_logged_out, dispatch_uid="accounts.audit.logout")
 def _logged_out(sender, request, user, **kwargs) -> None:
     if user is not None:
-        security_event(action="auth.logout", actor=user)
+        security_event(action=AuditAction.AUTH_LOGOUT, acting_user=user)
 
 
 @receiver(account_signals.password_reset, dispatch_uid="accounts.audit.password_reset")
 def _password_reset(sender, request, user, **kwargs) -> None:
-    security_event(action="auth.password_reset", actor=user)
+    security_event(action=AuditAction.AUTH_PASSWORD_RESET, acting_user=user)
 
 
 @receiver(account_signals.password_changed, dispatch_uid="accounts.audit.password_changed")
 @receiver(account_signals.password_set, dispatch_uid="accounts.audit.password_set")
 def _password_changed(sender, request, user, **kwargs) -> None:
-    security_event(action="auth.password_changed", actor=user)
+    security_event(action=AuditAction.AUTH_PASSWORD_CHANGED, acting_user=user)
 
 
 @receiver(mfa_signals.authenticator_added, dispatch_uid="accounts.audit.mfa_added")
@@ -44,16 +45,16 @@ def _mfa_added(sender, request, user, authenticator, **kwargs) -> None:
         # allauth sends this signal after the request's transaction has committed, when
         # the session is already saved and its cookie set: rotating the key here would
         # sign the person out. The API's enrolment rotates in the service instead.
-        security_event(action="auth.mfa_enabled", actor=user)
+        security_event(action=AuditAction.AUTH_MFA_ENABLED, acting_user=user)
 
 
 @receiver(mfa_signals.authenticator_removed, dispatch_uid="accounts.audit.mfa_removed")
 def _mfa_removed(sender, request, user, authenticator, **kwargs) -> None:
     if authenticator.type == Authenticator.Type.TOTP:
-        security_event(action="auth.mfa_disabled", actor=user)
+        security_event(action=AuditAction.AUTH_MFA_DISABLED, acting_user=user)
 
 
 @receiver(mfa_signals.authenticator_used, dispatch_uid="accounts.audit.mfa_used")
 def _mfa_used(sender, request, user, authenticator, **kwargs) -> None:
     if authenticator.type == Authenticator.Type.RECOVERY_CODES:
-        security_event(action="auth.recovery_code_used", actor=user)
+        security_event(action=AuditAction.AUTH_RECOVERY_CODE_USED, acting_user=user)

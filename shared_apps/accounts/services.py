@@ -40,6 +40,7 @@ from shared_apps.core.errors import (
     ValidationFailed,
 )
 from shared_apps.core.lockout import lockout_guarded
+from tenant_apps.audit.actions import AuditAction
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,9 @@ class OwnMfaFirst(TesseraError):
 # Security events ----------------------------------------------------------------------------
 
 
-def security_event(*, action: str, actor, changes: dict[str, Any] | None = None) -> None:
+def security_event(
+    *, action: AuditAction, acting_user: User | None, changes: dict[str, Any] | None = None
+) -> None:
     """Record a security event in the audit log of the tenant whose schema is active.
 
     On the public host (platform admin sign-in) there is no tenant audit log: the event
@@ -86,13 +89,13 @@ def security_event(*, action: str, actor, changes: dict[str, Any] | None = None)
     from tenant_apps.audit.services import audit_record
 
     if getattr(connection, "schema_name", "public") == "public":
-        logger.info("security event %s (user %s)", action, getattr(actor, "pk", None))
+        logger.info("security event %s (user %s)", action, getattr(acting_user, "pk", None))
         return
     audit_record(
-        actor=actor if getattr(actor, "pk", None) else None,
+        acting_user=acting_user if getattr(acting_user, "pk", None) else None,
         action=action,
         object_type="accounts.user",
-        object_id=getattr(actor, "pk", "") or "",
+        object_id=getattr(acting_user, "pk", "") or "",
         changes=changes,
     )
 
@@ -186,7 +189,7 @@ def totp_setup_confirm(*, request, user: User, code: str) -> list[str]:
     TOTP.activate(user, secret)
     codes = RecoveryCodes.activate(user).generate_codes()
     caches["shared"].delete(_setup_key(user))
-    security_event(action="auth.mfa_enabled", actor=user)
+    security_event(action=AuditAction.AUTH_MFA_ENABLED, acting_user=user)
     _rotate_session(request)
     _notify(request, "mfa/email/totp_activated", user)
     return codes
@@ -221,11 +224,11 @@ def totp_disable(*, request, user: User, code: str) -> None:
     if not lockout_guarded(request, email=user.email, check=check):
         raise MfaCodeWrong(fields={"code": [Message.MFA_INVALID]})
     if used[0].type == Authenticator.Type.RECOVERY_CODES:
-        security_event(action="auth.recovery_code_used", actor=user)
+        security_event(action=AuditAction.AUTH_RECOVERY_CODE_USED, acting_user=user)
     Authenticator.objects.filter(
         user_id=user.pk, type__in=[Authenticator.Type.TOTP, Authenticator.Type.RECOVERY_CODES]
     ).delete()
-    security_event(action="auth.mfa_disabled", actor=user)
+    security_event(action=AuditAction.AUTH_MFA_DISABLED, acting_user=user)
     _rotate_session(request)
     _notify(request, "mfa/email/totp_deactivated", user)
 
@@ -249,10 +252,10 @@ def mfa_verify_for_token(*, request, user: User, otp: str | None) -> None:
         return found is not None
 
     if not lockout_guarded(request, email=user.email, check=check):
-        security_event(action="auth.mfa_failed", actor=user)
+        security_event(action=AuditAction.AUTH_MFA_FAILED, acting_user=user)
         raise MfaInvalid()
     if used[0].type == Authenticator.Type.RECOVERY_CODES:
-        security_event(action="auth.recovery_code_used", actor=user)
+        security_event(action=AuditAction.AUTH_RECOVERY_CODE_USED, acting_user=user)
 
 
 def _rotate_session(request) -> None:
@@ -289,8 +292,8 @@ def tenant_mfa_requirement_set(*, tenant, required: bool, acting_user: User, req
         policy.mfa_required = required
         policy.save(update_fields=["mfa_required", "updated"])
         security_event(
-            action="security.mfa_requirement_changed",
-            actor=acting_user,
+            action=AuditAction.SECURITY_MFA_REQUIREMENT_CHANGED,
+            acting_user=acting_user,
             changes={"mfa_required": required},
         )
     if request is not None:

@@ -33,6 +33,7 @@ from rest_framework.throttling import BaseThrottle
 
 from shared_apps.core.errors import ErrorCode
 from shared_apps.core.throttling import CACHE_ERRORS
+from tenant_apps.audit.actions import AuditAction
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +142,9 @@ def login_authenticate(request, *, email: str, password: str, accept=None):
     try:
         lockout_check(request, email=email)
     except LoginLockedOut:
-        security_event(action="auth.lockout", actor=None, changes={"email": email[:254]})
+        security_event(
+            action=AuditAction.AUTH_LOCKOUT, acting_user=None, changes={"email": email[:254]}
+        )
         raise
     user = authenticate(request, username=email, password=password)
     if user is not None and accept is not None and not accept(user):
@@ -151,7 +154,9 @@ def login_authenticate(request, *, email: str, password: str, accept=None):
     if user is None or not _has_second_factor(user):
         lockout_record(request, email=email, succeeded=user is not None)
     if user is None:  # the email typed, never the password
-        security_event(action="auth.login_failed", actor=None, changes={"email": email[:254]})
+        security_event(
+            action=AuditAction.AUTH_LOGIN_FAILED, acting_user=None, changes={"email": email[:254]}
+        )
     return user
 
 

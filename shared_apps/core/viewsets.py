@@ -58,8 +58,11 @@ class TenantAPIView(TenantGate, APIView, gate_base=True):
         return membership
 
     @property
-    def acting_user(self):
-        """The member acting (authenticated by the gate on every gated request)."""
+    def acting_user(self) -> Any:
+        """The member acting (authenticated by the gate on every gated request): a
+        ``User``, or an API key's principal on the endpoints that accept keys (typed
+        ``Any``: which one depends on the endpoint, and the services say what they take,
+        ``User`` or ``tenant_apps.audit.services.ActingUser``)."""
         return self.request.user
 
 

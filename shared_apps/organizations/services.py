@@ -26,6 +26,7 @@ from shared_apps.organizations.models import (
 )
 from shared_apps.organizations.roles import Role
 from shared_apps.organizations.selectors import invitation_token_hash
+from tenant_apps.audit.actions import AuditAction
 from tenant_apps.audit.services import audit_record
 from tenant_apps.integrations.events import EventType, event_record
 from tenants.models import Tenant
@@ -112,8 +113,8 @@ def member_change_role(
     membership.role = new
     membership.save(update_fields=["role", "modified"])
     audit_record(
-        actor=acting_user,
-        action="member.role_changed",
+        acting_user=acting_user,
+        action=AuditAction.MEMBER_ROLE_CHANGED,
         target=membership,
         changes={"from": current.value, "to": new.value, "user": membership.user_id},
     )
@@ -136,8 +137,8 @@ def member_remove(*, tenant: Tenant, membership: OrganizationUser, acting_user: 
     pk, user_id, role = membership.pk, membership.user_id, membership.role
     OrganizationUser.objects.filter(pk=pk).delete()
     audit_record(
-        actor=acting_user,
-        action="member.removed",
+        acting_user=acting_user,
+        action=AuditAction.MEMBER_REMOVED,
         object_type="organizations.organizationuser",
         object_id=pk,
         changes={"user": user_id, "role": role},
@@ -159,8 +160,8 @@ def organization_rename(*, tenant: Tenant, name: str, acting_user: User) -> Tena
     tenant.save(update_fields=["name", "updated"])
     Organization.objects.filter(pk=tenant.organization_id).update(name=name)
     audit_record(
-        actor=acting_user,
-        action="organization.renamed",
+        acting_user=acting_user,
+        action=AuditAction.ORGANIZATION_RENAMED,
         object_type="tenants.tenant",
         object_id=tenant.pk,
         changes={"from": previous, "to": name},
@@ -218,8 +219,8 @@ def invitation_create(
         expires_at=timezone.now() + INVITATION_LIFETIME,
     )
     audit_record(
-        actor=acting_user,
-        action="invitation.created",
+        acting_user=acting_user,
+        action=AuditAction.INVITATION_CREATED,
         target=invitation,
         changes={"email": email, "role": role_wanted.value},
     )
@@ -235,8 +236,8 @@ def invitation_revoke(*, invitation: OrganizationInvitation, acting_user: User) 
     pk, email = invitation.pk, invitation.invitee_identifier
     invitation.delete()
     audit_record(
-        actor=acting_user,
-        action="invitation.revoked",
+        acting_user=acting_user,
+        action=AuditAction.INVITATION_REVOKED,
         object_type="organizations.organizationinvitation",
         object_id=pk,
         changes={"email": email},
@@ -285,8 +286,8 @@ def invitation_accept(
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["invitee", "accepted_at", "modified"])
     audit_record(
-        actor=user,
-        action="invitation.accepted",
+        acting_user=user,
+        action=AuditAction.INVITATION_ACCEPTED,
         target=membership,
         changes={"email": email, "role": invitation.role},
     )

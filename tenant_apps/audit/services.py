@@ -1,11 +1,20 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.db import models
 
+from tenant_apps.audit.actions import AuditAction
 from tenant_apps.audit.models import AuditEntry
+
+if TYPE_CHECKING:
+    from shared_apps.accounts.models import User
+    from tenant_apps.integrations.authentication import ApiKeyPrincipal
+
+#: Who performs a write: a person, one of the tenant's API keys (its principal), or None
+#: (the platform itself: jobs, webhooks from Stripe).
+ActingUser: TypeAlias = "User | ApiKeyPrincipal | None"
 
 
 def _jsonable(value: Any) -> Any:
@@ -24,8 +33,8 @@ def _jsonable(value: Any) -> Any:
 
 def audit_record(
     *,
-    actor,
-    action: str,
+    acting_user: ActingUser,
+    action: AuditAction,
     target: models.Model | None = None,
     object_type: str = "",
     object_id: Any = "",
@@ -33,14 +42,15 @@ def audit_record(
 ) -> AuditEntry:
     """Record an action. Call inside the service's transaction, after the write.
 
-    ``actor`` is a user, an API key's principal (recorded as ``actor_api_key``) or None.
+    ``acting_user`` is a user, an API key's principal (recorded as ``actor_api_key``)
+    or None.
     """
-    api_key = getattr(actor, "api_key", None)
+    api_key = getattr(acting_user, "api_key", None)
     if target is not None:
         object_type = object_type or target._meta.label_lower
         object_id = object_id or target.pk
     return AuditEntry.objects.create(
-        actor_id=None if api_key is not None else getattr(actor, "pk", None),
+        actor_id=None if api_key is not None else getattr(acting_user, "pk", None),
         actor_api_key_id=getattr(api_key, "pk", None),
         action=action,
         object_type=object_type,
@@ -54,8 +64,8 @@ def audited_update(
     instance: models.Model,
     data: dict[str, Any],
     fields: tuple[str, ...],
-    acting_user,
-    action: str,
+    acting_user: ActingUser,
+    action: AuditAction,
     validate_constraints: bool = True,
 ) -> dict[str, Any]:
     """Apply the ``fields`` of ``data`` that differ, validate, save only those columns and
@@ -67,11 +77,13 @@ def audited_update(
         instance.full_clean(validate_constraints=validate_constraints)
         update_fields = [*changed, "updated"] if hasattr(instance, "updated") else [*changed]
         instance.save(update_fields=update_fields)
-        audit_record(actor=acting_user, action=action, target=instance, changes=changed)
+        audit_record(acting_user=acting_user, action=action, target=instance, changes=changed)
     return changed
 
 
-def audited_delete(*, instance: models.Model, acting_user, action: str, protected: str) -> None:
+def audited_delete(
+    *, instance: models.Model, acting_user: ActingUser, action: AuditAction, protected: str
+) -> None:
     """Delete and record it; a row other rows still protect is a 409 with ``protected``."""
     from django.db.models import ProtectedError
 
@@ -82,4 +94,4 @@ def audited_delete(*, instance: models.Model, acting_user, action: str, protecte
         instance.delete()
     except ProtectedError as exc:
         raise Conflict(protected) from exc
-    audit_record(actor=acting_user, action=action, object_type=label, object_id=pk)
+    audit_record(acting_user=acting_user, action=action, object_type=label, object_id=pk)

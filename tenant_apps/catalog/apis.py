@@ -24,13 +24,13 @@ class CategoryViewSet(TenantCrudViewSet):
         return selectors.category_list()
 
     def create_object(self, data):
-        return services.category_create(**data, acting_user=self.request.user)
+        return services.category_create(**data, acting_user=self.acting_user)
 
     def update_object(self, obj, data):
-        return services.category_update(category=obj, data=data, acting_user=self.request.user)
+        return services.category_update(category=obj, data=data, acting_user=self.acting_user)
 
     def delete_object(self, obj):
-        services.category_delete(category=obj, acting_user=self.request.user)
+        services.category_delete(category=obj, acting_user=self.acting_user)
 
 
 class ProductViewSet(TenantCrudViewSet):
@@ -45,13 +45,13 @@ class ProductViewSet(TenantCrudViewSet):
         return selectors.product_list()
 
     def create_object(self, data):
-        return services.product_create(**data, acting_user=self.request.user)
+        return services.product_create(**data, acting_user=self.acting_user)
 
     def update_object(self, obj, data):
-        return services.product_update(product=obj, data=data, acting_user=self.request.user)
+        return services.product_update(product=obj, data=data, acting_user=self.acting_user)
 
     def delete_object(self, obj):
-        services.product_delete(product=obj, acting_user=self.request.user)
+        services.product_delete(product=obj, acting_user=self.acting_user)
 
     @extend_schema(request=None, responses=ProductOutputSerializer)
     @action(detail=True, methods=["post"])

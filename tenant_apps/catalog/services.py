@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
 from billing.limits import Limit, limit_check
 from shared_apps.core.errors import Conflict, ErrorCode, ValidationFailed
 from shared_apps.core.slugs import unique_slug
+from tenant_apps.audit.actions import AuditAction
 from tenant_apps.audit.services import audit_record, audited_delete, audited_update
 from tenant_apps.catalog.models import Category, Product, ProductStatus
 from tenant_apps.integrations.events import EventType, event_record
 from tenants.context import current_tenant
+
+if TYPE_CHECKING:
+    from tenant_apps.audit.services import ActingUser
 
 PRODUCT_FIELDS = ("name", "slug", "description", "price", "stock", "status", "category")
 
@@ -41,7 +45,7 @@ def _check_parent(category: Category | None, parent: Category | None) -> None:
 
 @transaction.atomic
 def category_create(
-    *, name: str, slug: str | None = None, parent: Category | None = None, acting_user
+    *, name: str, slug: str | None = None, parent: Category | None = None, acting_user: ActingUser
 ) -> Category:
     if slug:
         _check_slug_free(Category, slug)
@@ -49,8 +53,8 @@ def category_create(
     category.full_clean()
     category.save()
     audit_record(
-        actor=acting_user,
-        action="category.created",
+        acting_user=acting_user,
+        action=AuditAction.CATEGORY_CREATED,
         target=category,
         changes={"name": name, "parent": parent},
     )
@@ -58,7 +62,9 @@ def category_create(
 
 
 @transaction.atomic
-def category_update(*, category: Category, data: dict[str, Any], acting_user) -> Category:
+def category_update(
+    *, category: Category, data: dict[str, Any], acting_user: ActingUser
+) -> Category:
     if "slug" in data:
         _check_slug_free(Category, data["slug"], exclude_pk=category.pk)
     if "parent" in data:
@@ -68,17 +74,17 @@ def category_update(*, category: Category, data: dict[str, Any], acting_user) ->
         data=data,
         fields=("name", "slug", "parent"),
         acting_user=acting_user,
-        action="category.updated",
+        action=AuditAction.CATEGORY_UPDATED,
     )
     return category
 
 
 @transaction.atomic
-def category_delete(*, category: Category, acting_user) -> None:
+def category_delete(*, category: Category, acting_user: ActingUser) -> None:
     audited_delete(
         instance=category,
         acting_user=acting_user,
-        action="category.deleted",
+        action=AuditAction.CATEGORY_DELETED,
         protected="Move or delete its subcategories first.",
     )
 
@@ -93,7 +99,7 @@ def product_create(
     stock: int = 0,
     status: str = ProductStatus.DRAFT,
     category: Category | None = None,
-    acting_user,
+    acting_user: ActingUser,
 ) -> Product:
     """Create a product within the plan's product limit (402 ``plan_limit_exceeded``)."""
     limit_check(tenant=current_tenant(), limit=Limit.PRODUCTS)
@@ -111,8 +117,8 @@ def product_create(
     product.full_clean()
     product.save()
     audit_record(
-        actor=acting_user,
-        action="product.created",
+        acting_user=acting_user,
+        action=AuditAction.PRODUCT_CREATED,
         target=product,
         changes={f: getattr(product, f) for f in PRODUCT_FIELDS},
     )
@@ -121,7 +127,7 @@ def product_create(
 
 
 @transaction.atomic
-def product_update(*, product: Product, data: dict[str, Any], acting_user) -> Product:
+def product_update(*, product: Product, data: dict[str, Any], acting_user: ActingUser) -> Product:
     product = Product.objects.select_for_update().get(pk=product.pk)
     if "slug" in data:
         _check_slug_free(Product, data["slug"], exclude_pk=product.pk)
@@ -130,28 +136,28 @@ def product_update(*, product: Product, data: dict[str, Any], acting_user) -> Pr
         data=data,
         fields=PRODUCT_FIELDS,
         acting_user=acting_user,
-        action="product.updated",
+        action=AuditAction.PRODUCT_UPDATED,
     ):
         event_record(EventType.PRODUCT_UPDATED, product)
     return product
 
 
 @transaction.atomic
-def product_archive(*, product: Product, acting_user) -> Product:
+def product_archive(*, product: Product, acting_user: ActingUser) -> Product:
     """Hide a product from sale without deleting it (idempotent)."""
     if product.status != ProductStatus.ARCHIVED:
         product.status = ProductStatus.ARCHIVED
         product.save(update_fields=["status", "updated"])
-        audit_record(actor=acting_user, action="product.archived", target=product)
+        audit_record(acting_user=acting_user, action=AuditAction.PRODUCT_ARCHIVED, target=product)
         event_record(EventType.PRODUCT_UPDATED, product)
     return product
 
 
 @transaction.atomic
-def product_delete(*, product: Product, acting_user) -> None:
+def product_delete(*, product: Product, acting_user: ActingUser) -> None:
     audited_delete(
         instance=product,
         acting_user=acting_user,
-        action="product.deleted",
+        action=AuditAction.PRODUCT_DELETED,
         protected="This product has orders; archive it instead.",
     )

@@ -6,6 +6,7 @@ import csv
 import io
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -14,10 +15,14 @@ from django.db.models import Count
 from django.utils import timezone
 
 from shared_apps.core.errors import StorageUnavailable
+from tenant_apps.audit.actions import AuditAction
 from tenant_apps.audit.services import audit_record
 from tenant_apps.exports.models import Export, ExportKind, ExportStatus
 from tenant_apps.orders.models import Order
 from tenants.storage import store_errors, tenant_path
+
+if TYPE_CHECKING:
+    from shared_apps.accounts.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +35,16 @@ STORAGE_FAILED_REASON = (
 
 
 @transaction.atomic
-def export_request(*, kind: str, acting_user) -> Export:
+def export_request(*, kind: str, acting_user: User) -> Export:
     """Record the request and queue the work once the row is committed (→ 202)."""
     from tenant_apps.exports.tasks import run_export
 
     export = Export.objects.create(kind=kind, requested_by=acting_user)
     audit_record(
-        actor=acting_user, action="export.requested", target=export, changes={"kind": kind}
+        acting_user=acting_user,
+        action=AuditAction.EXPORT_REQUESTED,
+        target=export,
+        changes={"kind": kind},
     )
     transaction.on_commit(lambda: run_export.delay(export.pk))
     return export

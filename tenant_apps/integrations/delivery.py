@@ -33,6 +33,7 @@ from django.db.models import Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from tenant_apps.audit.actions import AuditAction
 from tenant_apps.integrations import destinations
 from tenant_apps.integrations.models import (
     DeliveryStatus,
@@ -258,8 +259,8 @@ def endpoint_disable(endpoint: WebhookEndpoint, *, reason: str) -> None:
         leased_until__gt=timezone.now()
     ).update(status=DeliveryStatus.FAILED, next_attempt_at=None, last_error="Endpoint disabled.")
     audit_record(
-        actor=None,
-        action="webhook_endpoint.disabled",
+        acting_user=None,
+        action=AuditAction.WEBHOOK_ENDPOINT_DISABLED,
         target=endpoint,
         changes={"reason": endpoint.disabled_reason},
     )

@@ -6,7 +6,7 @@ import base64
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from shared_apps.core.errors import ErrorCode, TesseraError, ValidationFailed
 from shared_apps.organizations.roles import Role
+from tenant_apps.audit.actions import AuditAction
 from tenant_apps.audit.services import audit_record
 from tenant_apps.integrations import destinations
 from tenant_apps.integrations.authentication import api_key_of
@@ -25,6 +26,9 @@ from tenant_apps.integrations.models import (
     WebhookEndpoint,
 )
 from tenants.context import current_tenant
+
+if TYPE_CHECKING:
+    from tenant_apps.audit.services import ActingUser
 
 
 class RoleAboveOwn(TesseraError):
@@ -54,7 +58,7 @@ def api_key_create(
     name: str,
     role: str,
     expires_at: datetime | None = None,
-    acting_user: Any,
+    acting_user: ActingUser,
     acting_role: Role,
 ) -> IssuedApiKey:
     """Issue a key with ``role`` (never above ``acting_role``, the creator's own)."""
@@ -76,8 +80,8 @@ def api_key_create(
     assert isinstance(created, ApiKey)
     api_key = created
     audit_record(
-        actor=acting_user,
-        action="api_key.created",
+        acting_user=acting_user,
+        action=AuditAction.API_KEY_CREATED,
         target=api_key,
         changes={"name": name, "role": wanted.value, "prefix": api_key.prefix},
     )
@@ -85,7 +89,7 @@ def api_key_create(
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey, acting_user: Any) -> ApiKey:
+def api_key_revoke(*, api_key: ApiKey, acting_user: ActingUser) -> ApiKey:
     """Revoke a key for good (the row stays, for the audit trail). Idempotent: a second
     revoke of the same key is a 409."""
     api_key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
@@ -95,8 +99,8 @@ def api_key_revoke(*, api_key: ApiKey, acting_user: Any) -> ApiKey:
     api_key.revoked_at = timezone.now()
     api_key.save(update_fields=["revoked", "revoked_at"])
     audit_record(
-        actor=acting_user,
-        action="api_key.revoked",
+        acting_user=acting_user,
+        action=AuditAction.API_KEY_REVOKED,
         target=api_key,
         changes={"name": api_key.name, "prefix": api_key.prefix},
     )
@@ -132,7 +136,7 @@ def endpoint_create(
     events: list[str],
     description: str = "",
     enabled: bool = True,
-    acting_user: Any,
+    acting_user: ActingUser,
 ) -> WebhookEndpoint:
     endpoint = WebhookEndpoint(
         url=_checked_url(url),
@@ -144,8 +148,8 @@ def endpoint_create(
     endpoint.full_clean()
     endpoint.save()
     audit_record(
-        actor=acting_user,
-        action="webhook_endpoint.created",
+        acting_user=acting_user,
+        action=AuditAction.WEBHOOK_ENDPOINT_CREATED,
         target=endpoint,
         changes={"url": url, "events": endpoint.events, "enabled": enabled},
     )
@@ -154,7 +158,7 @@ def endpoint_create(
 
 @transaction.atomic
 def endpoint_update(
-    *, endpoint: WebhookEndpoint, data: dict[str, Any], acting_user: Any
+    *, endpoint: WebhookEndpoint, data: dict[str, Any], acting_user: ActingUser
 ) -> WebhookEndpoint:
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     changed: dict[str, Any] = {}
@@ -175,18 +179,21 @@ def endpoint_update(
         endpoint.full_clean()
         endpoint.save()
         audit_record(
-            actor=acting_user, action="webhook_endpoint.updated", target=endpoint, changes=changed
+            acting_user=acting_user,
+            action=AuditAction.WEBHOOK_ENDPOINT_UPDATED,
+            target=endpoint,
+            changes=changed,
         )
     return endpoint
 
 
 @transaction.atomic
-def endpoint_delete(*, endpoint: WebhookEndpoint, acting_user: Any) -> None:
+def endpoint_delete(*, endpoint: WebhookEndpoint, acting_user: ActingUser) -> None:
     pk, url = endpoint.pk, endpoint.url
     endpoint.delete()
     audit_record(
-        actor=acting_user,
-        action="webhook_endpoint.deleted",
+        acting_user=acting_user,
+        action=AuditAction.WEBHOOK_ENDPOINT_DELETED,
         object_type="integrations.webhookendpoint",
         object_id=pk,
         changes={"url": url},
@@ -194,7 +201,9 @@ def endpoint_delete(*, endpoint: WebhookEndpoint, acting_user: Any) -> None:
 
 
 @transaction.atomic
-def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, acting_user: Any) -> WebhookEndpoint:
+def endpoint_rotate_secret(
+    *, endpoint: WebhookEndpoint, acting_user: ActingUser
+) -> WebhookEndpoint:
     """A new secret; the old one keeps signing deliveries (next to the new one) for
     ``WEBHOOK_SECRET_OVERLAP_SECONDS`` (24 h) so receivers can switch without a gap."""
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
@@ -206,12 +215,14 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, acting_user: Any) -> We
     endpoint.save(
         update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated"]
     )
-    audit_record(actor=acting_user, action="webhook_endpoint.secret_rotated", target=endpoint)
+    audit_record(
+        acting_user=acting_user, action=AuditAction.WEBHOOK_ENDPOINT_SECRET_ROTATED, target=endpoint
+    )
     return endpoint
 
 
 @transaction.atomic
-def endpoint_ping(*, endpoint: WebhookEndpoint, acting_user: Any) -> Any:
+def endpoint_ping(*, endpoint: WebhookEndpoint, acting_user: ActingUser) -> Any:
     """Queue a ``ping`` event for this endpoint only (through the same outbox)."""
     tenant = current_tenant()
     event = outbox_write(
@@ -221,8 +232,8 @@ def endpoint_ping(*, endpoint: WebhookEndpoint, acting_user: Any) -> Any:
         tenant=tenant,
     )
     audit_record(
-        actor=acting_user,
-        action="webhook_endpoint.tested",
+        acting_user=acting_user,
+        action=AuditAction.WEBHOOK_ENDPOINT_TESTED,
         target=endpoint,
         changes={"event": event.public_id},
     )
@@ -230,7 +241,7 @@ def endpoint_ping(*, endpoint: WebhookEndpoint, acting_user: Any) -> Any:
 
 
 @transaction.atomic
-def delivery_redeliver(*, delivery: WebhookDelivery, acting_user: Any) -> WebhookDelivery:
+def delivery_redeliver(*, delivery: WebhookDelivery, acting_user: ActingUser) -> WebhookDelivery:
     """Send a delivery again now (same ``webhook-id``), whatever became of it; a fresh
     retry schedule starts with it."""
     from tenant_apps.integrations.tasks import deliver_webhooks
@@ -241,8 +252,8 @@ def delivery_redeliver(*, delivery: WebhookDelivery, acting_user: Any) -> Webhoo
     delivery.attempts = 0
     delivery.save(update_fields=["status", "next_attempt_at", "attempts"])
     audit_record(
-        actor=acting_user,
-        action="webhook_delivery.redelivered",
+        acting_user=acting_user,
+        action=AuditAction.WEBHOOK_DELIVERY_REDELIVERED,
         target=delivery,
         changes={"event": delivery.event.public_id, "endpoint": delivery.endpoint_id},
     )

@@ -34,15 +34,15 @@ class CustomerViewSet(TenantCrudViewSet):
         return selectors.customer_list()
 
     def create_object(self, data):
-        customer = services.customer_create(**data, acting_user=self.request.user)
+        customer = services.customer_create(**data, acting_user=self.acting_user)
         return selectors.customer_list().get(pk=customer.pk)
 
     def update_object(self, obj, data):
-        customer = services.customer_update(customer=obj, data=data, acting_user=self.request.user)
+        customer = services.customer_update(customer=obj, data=data, acting_user=self.acting_user)
         return selectors.customer_list().get(pk=customer.pk)
 
     def delete_object(self, obj):
-        services.customer_delete(customer=obj, acting_user=self.request.user)
+        services.customer_delete(customer=obj, acting_user=self.acting_user)
 
 
 class OrderViewSet(ListModelMixin, RetrieveModelMixin, CreateModelMixin, TenantViewSet):
@@ -63,7 +63,7 @@ class OrderViewSet(ListModelMixin, RetrieveModelMixin, CreateModelMixin, TenantV
         return selectors.order_detail_queryset().get(pk=order.pk)
 
     def create_object(self, data):
-        return self._fresh(services.order_create(**data, acting_user=self.request.user))
+        return self._fresh(services.order_create(**data, acting_user=self.acting_user))
 
     @extend_schema(request=None, responses=OrderDetailSerializer)
     @action(detail=True, methods=["post"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -18,11 +18,15 @@ from django.utils import timezone
 
 from billing.limits import Limit, limit_check
 from shared_apps.core.errors import Conflict, ErrorCode, ValidationFailed
+from tenant_apps.audit.actions import AuditAction
 from tenant_apps.audit.services import audit_record, audited_delete, audited_update
 from tenant_apps.catalog.models import Product, ProductStatus
 from tenant_apps.integrations.events import EventType, event_record
 from tenant_apps.orders.models import Customer, Order, OrderItem, OrderStatus
 from tenants.context import current_tenant
+
+if TYPE_CHECKING:
+    from tenant_apps.audit.services import ActingUser
 
 # The columns' limits (Order.total numeric(14, 2)): checked before the insert, so an
 # absurd order is a 400 and never a database error.
@@ -48,7 +52,7 @@ class EmailTaken(Conflict):
 
 
 @transaction.atomic
-def customer_create(*, name: str, email: str, acting_user) -> Customer:
+def customer_create(*, name: str, email: str, acting_user: ActingUser) -> Customer:
     if Customer.objects.filter(email__iexact=email).exists():
         raise EmailTaken(fields={"email": [EmailTaken.message]})
     customer = Customer(name=name, email=email.lower())
@@ -59,8 +63,8 @@ def customer_create(*, name: str, email: str, acting_user) -> Customer:
     except IntegrityError as exc:  # lost a race with the same email
         raise EmailTaken(fields={"email": [EmailTaken.message]}) from exc
     audit_record(
-        actor=acting_user,
-        action="customer.created",
+        acting_user=acting_user,
+        action=AuditAction.CUSTOMER_CREATED,
         target=customer,
         changes={"name": name, "email": customer.email},
     )
@@ -69,7 +73,9 @@ def customer_create(*, name: str, email: str, acting_user) -> Customer:
 
 
 @transaction.atomic
-def customer_update(*, customer: Customer, data: dict[str, Any], acting_user) -> Customer:
+def customer_update(
+    *, customer: Customer, data: dict[str, Any], acting_user: ActingUser
+) -> Customer:
     if "email" in data:
         data["email"] = data["email"].lower()
         if Customer.objects.filter(email__iexact=data["email"]).exclude(pk=customer.pk).exists():
@@ -79,18 +85,18 @@ def customer_update(*, customer: Customer, data: dict[str, Any], acting_user) ->
         data=data,
         fields=("name", "email"),
         acting_user=acting_user,
-        action="customer.updated",
+        action=AuditAction.CUSTOMER_UPDATED,
         validate_constraints=False,
     )
     return customer
 
 
 @transaction.atomic
-def customer_delete(*, customer: Customer, acting_user) -> None:
+def customer_delete(*, customer: Customer, acting_user: ActingUser) -> None:
     audited_delete(
         instance=customer,
         acting_user=acting_user,
-        action="customer.deleted",
+        action=AuditAction.CUSTOMER_DELETED,
         protected="This customer has orders and cannot be deleted.",
     )
 
@@ -108,7 +114,7 @@ def _merge_lines(items: list[dict[str, Any]]) -> dict[int, int]:
 
 @transaction.atomic
 def order_create(
-    *, customer: Customer, items: list[dict[str, Any]], notes: str = "", acting_user
+    *, customer: Customer, items: list[dict[str, Any]], notes: str = "", acting_user: ActingUser
 ) -> Order:
     """Place an order. 409 ``insufficient_stock`` (nothing written) if any line cannot be
     served; 400 if a product is not on sale; 402 if the plan's monthly orders are used."""
@@ -160,8 +166,8 @@ def order_create(
     for product, qty, _, _ in lines:
         Product.objects.filter(pk=product.pk).update(stock=F("stock") - qty)
     audit_record(
-        actor=acting_user,
-        action="order.created",
+        acting_user=acting_user,
+        action=AuditAction.ORDER_CREATED,
         target=order,
         changes={
             "customer": customer.pk,
@@ -185,7 +191,7 @@ def _restock(order: Order) -> None:
 
 
 @transaction.atomic
-def order_cancel(*, order: Order, acting_user) -> Order:
+def order_cancel(*, order: Order, acting_user: ActingUser) -> Order:
     """Cancel a placed or paid order and put its items back in stock, exactly once."""
     order = _locked(order)
     if order.status not in (OrderStatus.PLACED, OrderStatus.PAID):
@@ -196,27 +202,30 @@ def order_cancel(*, order: Order, acting_user) -> Order:
     order.canceled_at = timezone.now()
     order.save(update_fields=["status", "canceled_at", "updated"])
     audit_record(
-        actor=acting_user, action="order.canceled", target=order, changes={"from": previous}
+        acting_user=acting_user,
+        action=AuditAction.ORDER_CANCELED,
+        target=order,
+        changes={"from": previous},
     )
     event_record(EventType.ORDER_CANCELED, order)
     return order
 
 
 @transaction.atomic
-def order_mark_paid(*, order: Order, acting_user) -> Order:
+def order_mark_paid(*, order: Order, acting_user: ActingUser) -> Order:
     order = _locked(order)
     if order.status != OrderStatus.PLACED:
         raise OrderStateConflict(f"A {order.status} order cannot be marked paid.")
     order.status = OrderStatus.PAID
     order.paid_at = timezone.now()
     order.save(update_fields=["status", "paid_at", "updated"])
-    audit_record(actor=acting_user, action="order.paid", target=order)
+    audit_record(acting_user=acting_user, action=AuditAction.ORDER_PAID, target=order)
     event_record(EventType.ORDER_PAID, order)
     return order
 
 
 @transaction.atomic
-def order_refund(*, order: Order, acting_user) -> Order:
+def order_refund(*, order: Order, acting_user: ActingUser) -> Order:
     """Record that a paid order's money was returned (stock is not changed)."""
     order = _locked(order)
     if order.status != OrderStatus.PAID:
@@ -224,6 +233,6 @@ def order_refund(*, order: Order, acting_user) -> Order:
     order.status = OrderStatus.REFUNDED
     order.refunded_at = timezone.now()
     order.save(update_fields=["status", "refunded_at", "updated"])
-    audit_record(actor=acting_user, action="order.refunded", target=order)
+    audit_record(acting_user=acting_user, action=AuditAction.ORDER_REFUNDED, target=order)
     event_record(EventType.ORDER_REFUNDED, order)
     return order

@@ -32,6 +32,7 @@ from django_tenants.utils import tenant_context
 
 from shared_apps.accounts.models import User
 from shared_apps.core.errors import StorageUnavailable
+from tenant_apps.audit.actions import AuditAction
 from tenant_apps.audit.services import audit_record
 from tenants.context import current_tenant
 from tenants.data.archive import archive_write, tenant_models
@@ -49,7 +50,7 @@ from tenants.data.models import (
     TenantDeletionRecord,
     TenantDeletionRequest,
 )
-from tenants.models import Tenant, TenantEvent
+from tenants.models import Tenant, TenantEvent, TenantEventAction
 from tenants.storage import ROOT as STORAGE_ROOT
 from tenants.storage import store_errors, tenant_path
 
@@ -64,9 +65,12 @@ def data_export_request(*, tenant: Tenant, acting_user: User) -> DataExport:
     from tenants.data.tasks import build_data_export
 
     export = DataExport.objects.create(tenant=tenant, requested_by=acting_user)
-    audit_record(actor=acting_user, action="data_export.requested", target=export)
+    audit_record(acting_user=acting_user, action=AuditAction.DATA_EXPORT_REQUESTED, target=export)
     TenantEvent.objects.create(
-        tenant=tenant, actor=acting_user, action="data_export.requested", detail={"id": export.pk}
+        tenant=tenant,
+        actor=acting_user,
+        action=TenantEventAction.DATA_EXPORT_REQUESTED,
+        detail={"id": export.pk},
     )
     transaction.on_commit(lambda: build_data_export.delay(export.pk))
     return export
@@ -171,10 +175,13 @@ def deletion_schedule(*, tenant: Tenant, confirm: str, acting_user: User) -> Ten
     )
     detail = {"scheduled_for": scheduled_for.isoformat()}
     audit_record(
-        actor=acting_user, action="organization.deletion_scheduled", target=request, changes=detail
+        acting_user=acting_user,
+        action=AuditAction.ORGANIZATION_DELETION_SCHEDULED,
+        target=request,
+        changes=detail,
     )
     TenantEvent.objects.create(
-        tenant=tenant, actor=acting_user, action="deletion.scheduled", detail=detail
+        tenant=tenant, actor=acting_user, action=TenantEventAction.DELETION_SCHEDULED, detail=detail
     )
     _email_owners_on_commit(request, "scheduled")
     return request
@@ -199,10 +206,13 @@ def deletion_cancel(*, tenant: Tenant, acting_user: User) -> TenantDeletionReque
     request.save(update_fields=["status", "canceled_at", "canceled_by"])
     detail = {"scheduled_for": request.scheduled_for.isoformat()}
     audit_record(
-        actor=acting_user, action="organization.deletion_canceled", target=request, changes=detail
+        acting_user=acting_user,
+        action=AuditAction.ORGANIZATION_DELETION_CANCELED,
+        target=request,
+        changes=detail,
     )
     TenantEvent.objects.create(
-        tenant=tenant, actor=acting_user, action="deletion.canceled", detail=detail
+        tenant=tenant, actor=acting_user, action=TenantEventAction.DELETION_CANCELED, detail=detail
     )
     _email_owners_on_commit(request, "canceled")
     return request

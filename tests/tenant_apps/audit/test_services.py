@@ -13,7 +13,7 @@ def test_changes_are_stored_as_json_whatever_their_python_types(in_alpha):
     category = CategoryFactory()
     when = datetime.datetime(2026, 11, 21, 9, 30, tzinfo=datetime.UTC)
     entry = audit_record(
-        actor=None,
+        acting_user=None,
         action="probe.recorded",
         target=category,
         changes={
