@@ -27,7 +27,12 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 
-from shared_apps.core.lockout import LOCKED_OUT_MESSAGE, LoginLockedOut, login_authenticate
+from shared_apps.core.lockout import (
+    LOCKED_OUT_FORM_CODE,
+    LOCKED_OUT_MESSAGE,
+    LoginLockedOut,
+    login_authenticate,
+)
 from tenants.context import current_tenant_or_none
 
 WRONG_CREDENTIALS = "The email address and/or password you specified are not correct."
@@ -65,7 +70,7 @@ class TenantAccountAdapter(DefaultAccountAdapter):
                 accept=lambda candidate: may_sign_in_here(request, candidate),
             )
         except LoginLockedOut as exc:
-            raise forms.ValidationError(LOCKED_OUT_MESSAGE, code="locked_out") from exc
+            raise forms.ValidationError(LOCKED_OUT_MESSAGE, code=LOCKED_OUT_FORM_CODE) from exc
 
     def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
         """A sign-in within ``ACCOUNT_REAUTHENTICATION_TIMEOUT`` counts as recent: a member

@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from shared_apps.core.lockout import (
+    LOCKED_OUT_FORM_CODE,
     LOCKED_OUT_MESSAGE,
     LoginLockedOut,
     lockout_check,
@@ -24,7 +25,7 @@ def _guarded_clean(form: forms.Form, field: str, email: str, clean):
     try:
         lockout_check(request, email=email)
     except LoginLockedOut as exc:
-        raise ValidationError(LOCKED_OUT_MESSAGE, code="locked_out") from exc
+        raise ValidationError(LOCKED_OUT_MESSAGE, code=LOCKED_OUT_FORM_CODE) from exc
     try:
         value = clean()
     except ValidationError:

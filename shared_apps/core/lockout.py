@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 CACHE_ALIAS = "shared"
 LOCKED_OUT_MESSAGE = "Too many failed sign-in attempts. Try again later."
+# The Django form error code of the same refusal (sign-in pages, allauth forms).
+LOCKED_OUT_FORM_CODE = "locked_out"
 
 
 class LoginLockedOut(exceptions.Throttled):
