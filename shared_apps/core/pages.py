@@ -76,20 +76,17 @@ def strict_csp(response: ResponseT) -> ResponseT:
 def error_page(request: HttpRequest, exc: TesseraError) -> HttpResponse:
     """The one mapping from a domain error to an HTML page of the same status."""
     status = exc.http_status
-    context = {"status": status, "code": exc.code, "message": exc.message}
-    return strict_csp(
-        render(
-            request,
-            [f"errors/{status}.html", "errors/error.html"],
-            {**context, "tenant": current_tenant_or_none()},
-            status=status,
-        )
+    return _error_template(
+        request, status, {"status": status, "code": exc.code, "message": exc.message}
     )
 
 
 def status_page(request: HttpRequest, *, status: int, title: str, message: str) -> HttpResponse:
     """An HTML page for a non-domain failure (404, 400 from Django)."""
-    context = {"status": status, "title": title, "message": message}
+    return _error_template(request, status, {"status": status, "title": title, "message": message})
+
+
+def _error_template(request: HttpRequest, status: int, context: dict) -> HttpResponse:
     return strict_csp(
         render(
             request,

@@ -50,6 +50,15 @@ def member_list(*, tenant: Tenant):
     )
 
 
+def owner_emails(*, tenant: Tenant) -> list[str]:
+    """The email addresses of the tenant's active owners (whom platform notices go to)."""
+    return list(
+        OrganizationUser.objects.for_tenant(tenant)
+        .filter(role=Role.OWNER, user__is_active=True)
+        .values_list("user__email", flat=True)
+    )
+
+
 @usage_counter(Limit.MEMBERS)
 def member_count(tenant: Tenant) -> int:
     return OrganizationUser.objects.for_tenant(tenant).count()

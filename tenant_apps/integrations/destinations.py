@@ -21,6 +21,7 @@ import ipaddress
 import socket
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
@@ -191,26 +192,21 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Response:
     connect_timeout, total = _timeouts()
     timeout = urllib3.Timeout(connect=connect_timeout, read=total)
     pool: HTTPConnectionPool
+    options: dict[str, Any] = {
+        "host": destination.address,
+        "port": destination.port,
+        "timeout": timeout,
+        "maxsize": 1,
+        "retries": False,
+        "block": False,
+    }
     if destination.scheme == "https":
+        # SNI, and the certificate's name: the host, not the address connected to.
         pool = _HTTPSPool(
-            host=destination.address,
-            port=destination.port,
-            timeout=timeout,
-            maxsize=1,
-            retries=False,
-            block=False,
-            server_hostname=destination.host,  # SNI, and the certificate's name
-            assert_hostname=destination.host,
+            **options, server_hostname=destination.host, assert_hostname=destination.host
         )
     else:
-        pool = _HTTPPool(
-            host=destination.address,
-            port=destination.port,
-            timeout=timeout,
-            maxsize=1,
-            retries=False,
-            block=False,
-        )
+        pool = _HTTPPool(**options)
     default_port = 443 if destination.scheme == "https" else 80
     host_header = destination.host if ":" not in destination.host else f"[{destination.host}]"
     if destination.port != default_port:

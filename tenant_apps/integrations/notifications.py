@@ -7,8 +7,7 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 
-from shared_apps.organizations.models import OrganizationUser
-from shared_apps.organizations.roles import Role
+from shared_apps.organizations.selectors import owner_emails
 from tenant_apps.integrations.models import WebhookEndpoint
 from tenants.context import current_tenant
 
@@ -22,11 +21,7 @@ def email_owners_endpoint_disabled(endpoint_id: int) -> int:
     if endpoint is None:
         return 0
     tenant = current_tenant()
-    owners = list(
-        OrganizationUser.objects.for_tenant(tenant)
-        .filter(role=Role.OWNER, user__is_active=True)
-        .values_list("user__email", flat=True)
-    )
+    owners = owner_emails(tenant=tenant)
     if not owners:
         return 0
     try:

@@ -213,26 +213,52 @@ def order_cancel(*, order: Order, acting_user: ActingUser) -> Order:
 
 @transaction.atomic
 def order_mark_paid(*, order: Order, acting_user: ActingUser) -> Order:
-    order = _locked(order)
-    if order.status != OrderStatus.PLACED:
-        raise OrderStateConflict(f"A {order.status} order cannot be marked paid.")
-    order.status = OrderStatus.PAID
-    order.paid_at = timezone.now()
-    order.save(update_fields=["status", "paid_at", "updated"])
-    audit_record(acting_user=acting_user, action=AuditAction.ORDER_PAID, target=order)
-    event_record(EventType.ORDER_PAID, order)
-    return order
+    return _order_advance(
+        order,
+        acting_user=acting_user,
+        expected=OrderStatus.PLACED,
+        to=OrderStatus.PAID,
+        stamp="paid_at",
+        action=AuditAction.ORDER_PAID,
+        event=EventType.ORDER_PAID,
+        refused="marked paid",
+    )
 
 
 @transaction.atomic
 def order_refund(*, order: Order, acting_user: ActingUser) -> Order:
     """Record that a paid order's money was returned (stock is not changed)."""
+    return _order_advance(
+        order,
+        acting_user=acting_user,
+        expected=OrderStatus.PAID,
+        to=OrderStatus.REFUNDED,
+        stamp="refunded_at",
+        action=AuditAction.ORDER_REFUNDED,
+        event=EventType.ORDER_REFUNDED,
+        refused="refunded",
+    )
+
+
+def _order_advance(
+    order: Order,
+    *,
+    acting_user: ActingUser,
+    expected: OrderStatus,
+    to: OrderStatus,
+    stamp: str,
+    action: AuditAction,
+    event: EventType,
+    refused: str,
+) -> Order:
+    """Move a locked order from ``expected`` to ``to`` (else 409), stamp the time,
+    record it in the audit log and as a webhook event. Inside the caller's transaction."""
     order = _locked(order)
-    if order.status != OrderStatus.PAID:
-        raise OrderStateConflict(f"A {order.status} order cannot be refunded.")
-    order.status = OrderStatus.REFUNDED
-    order.refunded_at = timezone.now()
-    order.save(update_fields=["status", "refunded_at", "updated"])
-    audit_record(acting_user=acting_user, action=AuditAction.ORDER_REFUNDED, target=order)
-    event_record(EventType.ORDER_REFUNDED, order)
+    if order.status != expected:
+        raise OrderStateConflict(f"A {order.status} order cannot be {refused}.")
+    order.status = to
+    setattr(order, stamp, timezone.now())
+    order.save(update_fields=["status", stamp, "updated"])
+    audit_record(acting_user=acting_user, action=action, target=order)
+    event_record(event, order)
     return order

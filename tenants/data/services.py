@@ -173,17 +173,14 @@ def deletion_schedule(*, tenant: Tenant, confirm: str, acting_user: User) -> Ten
         requested_by_email=acting_user.email,
         scheduled_for=scheduled_for,
     )
-    detail = {"scheduled_for": scheduled_for.isoformat()}
-    audit_record(
+    _deletion_recorded(
+        tenant,
+        request,
         acting_user=acting_user,
         action=AuditAction.ORGANIZATION_DELETION_SCHEDULED,
-        target=request,
-        changes=detail,
+        event=TenantEventAction.DELETION_SCHEDULED,
+        kind="scheduled",
     )
-    TenantEvent.objects.create(
-        tenant=tenant, actor=acting_user, action=TenantEventAction.DELETION_SCHEDULED, detail=detail
-    )
-    _email_owners_on_commit(request, "scheduled")
     return request
 
 
@@ -204,18 +201,32 @@ def deletion_cancel(*, tenant: Tenant, acting_user: User) -> TenantDeletionReque
     request.canceled_at = timezone.now()
     request.canceled_by = acting_user
     request.save(update_fields=["status", "canceled_at", "canceled_by"])
-    detail = {"scheduled_for": request.scheduled_for.isoformat()}
-    audit_record(
+    _deletion_recorded(
+        tenant,
+        request,
         acting_user=acting_user,
         action=AuditAction.ORGANIZATION_DELETION_CANCELED,
-        target=request,
-        changes=detail,
+        event=TenantEventAction.DELETION_CANCELED,
+        kind="canceled",
     )
-    TenantEvent.objects.create(
-        tenant=tenant, actor=acting_user, action=TenantEventAction.DELETION_CANCELED, detail=detail
-    )
-    _email_owners_on_commit(request, "canceled")
     return request
+
+
+def _deletion_recorded(
+    tenant: Tenant,
+    request: TenantDeletionRequest,
+    *,
+    acting_user: User,
+    action: AuditAction,
+    event: TenantEventAction,
+    kind: str,
+) -> None:
+    """A deletion request scheduled or canceled: the tenant's audit log, the platform's
+    tenant events, and the owners' email once the transaction commits."""
+    detail = {"scheduled_for": request.scheduled_for.isoformat()}
+    audit_record(acting_user=acting_user, action=action, target=request, changes=detail)
+    TenantEvent.objects.create(tenant=tenant, actor=acting_user, action=event, detail=detail)
+    _email_owners_on_commit(request, kind)
 
 
 def _email_owners_on_commit(request: TenantDeletionRequest, kind: str) -> None:

@@ -72,8 +72,7 @@ def purge_tenant_deletion(request_id: int) -> int | None:
 @public_task(name="tenants.data.tasks.send_deletion_email")
 def send_deletion_email(request_id: int, kind: str) -> int:
     """Tell every owner that the deletion was scheduled or canceled; returns how many."""
-    from shared_apps.organizations.models import OrganizationUser
-    from shared_apps.organizations.roles import Role
+    from shared_apps.organizations.selectors import owner_emails
     from tenants.data.models import TenantDeletionRequest
 
     request = (
@@ -84,11 +83,7 @@ def send_deletion_email(request_id: int, kind: str) -> int:
     if request is None:
         return 0
     tenant = request.tenant
-    owners = list(
-        OrganizationUser.objects.for_tenant(tenant)
-        .filter(role=Role.OWNER, user__is_active=True)
-        .values_list("user__email", flat=True)
-    )
+    owners = owner_emails(tenant=tenant)
     if not owners:
         return 0
     context = {
