@@ -20,12 +20,15 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from cachetools import LRUCache
 
-from tenants.postgresql_backend.base import GENERATION_SQL, tenant_connection
-
 if TYPE_CHECKING:
     from django.db.models import QuerySet
 
     from tenants.models import Tenant
+
+# The routing generation (ADR 0005), bumped by a trigger on every tenant or domain change:
+# the one spelling of the query (the backend's routing statement embeds it too). This
+# module imports nothing of Django's at import time, so the backend can import it.
+GENERATION_SQL = "SELECT generation FROM public.tenants_routinggeneration WHERE id = 1"
 
 K = TypeVar("K")
 #: Loads a key's tenant (None: no such tenant) and the generation it was read under.
@@ -34,7 +37,9 @@ Loader = Callable[[Any], "tuple[Tenant | None, int]"]
 
 def current_generation() -> int:
     """The routing generation now (one statement)."""
-    with tenant_connection().cursor() as cursor:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
         cursor.execute(GENERATION_SQL)
         row = cursor.fetchone()
     return int(row[0] if row and row[0] is not None else 0)
@@ -95,6 +100,8 @@ class GenerationCache(Generic[K]):
             return self._entries.get(key)
 
     def activate(self, key: K) -> Tenant | None:
+        from tenants.postgresql_backend.base import tenant_connection
+
         db = tenant_connection()
         with self._lock:
             cached = self._entries.get(key)

@@ -47,9 +47,8 @@ from django_tenants.postgresql_backend.base import (
 from django_tenants.utils import quote_schema_name
 from psycopg.pq import TransactionStatus
 
-# The routing generation (ADR 0005), bumped by a trigger on every tenant or domain change:
-# the one spelling of the query, which every cache of tenants validates against.
-GENERATION_SQL = "SELECT generation FROM public.tenants_routinggeneration WHERE id = 1"
+from tenants.routing import GENERATION_SQL
+
 ROUTE_SQL = f"SELECT set_config('search_path', %s, true), ({GENERATION_SQL})"
 # The routing statement of a transaction that needs no generation (no cache to validate).
 LOCAL_ROUTE_SQL = "SELECT set_config('search_path', %s, true)"
