@@ -176,7 +176,7 @@ class WebhookDeliveryLogFragment(WebhookEndpointPage):
     """The delivery log alone (what htmx polls)."""
 
     template_name = "app/settings/webhook.html#delivery-log"
-    http_method_names = ["get"]
+    http_method_names = ["get", "head", "options"]
 
     def get(self, request, *args, **kwargs):
         return self.render_page(**self.log_context(self.endpoint()))
