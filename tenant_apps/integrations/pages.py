@@ -142,7 +142,8 @@ class WebhookEndpointPage(TenantPageView):
         return {
             "endpoint": endpoint,
             "deliveries": page,
-            "polling": any(d.status == DeliveryStatus.PENDING for d in page.object_list),
+            "polling": any(d.status == DeliveryStatus.PENDING for d in page.object_list)
+            or selectors.endpoint_awaits_dispatch(endpoint=endpoint),
             "poll_seconds": POLL_SECONDS,
         }
 

@@ -4,8 +4,9 @@ range (18500-18599), in a thread of the test process.
 Each path has a behaviour: ``/ok`` answers 204; ``/status/<code>`` that status;
 ``/flaky/<n>`` 500 for the first n requests to it, then 200; ``/hang`` waits until the
 receiver stops (or 30 s); ``/block/<name>`` holds its first request until
-``release()`` (or the receiver stops), then answers 204 to every later one; ``/redirect`` answers 302 to ``/ok``; ``/huge`` a 200 with a
-(lazily written) body of 8 MiB. Every request is recorded with its headers and body.
+``release()`` (or the receiver stops), then answers 204 to every later one;
+``/redirect`` answers 302 to ``/ok``; ``/huge`` a 200 with a (lazily written) body of
+8 MiB. Every request is recorded with its headers and body.
 """
 
 from __future__ import annotations
