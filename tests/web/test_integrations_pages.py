@@ -330,6 +330,7 @@ def test_the_delivery_log_shows_attempts_and_redelivers(alpha, page_client):
     event = outbox_write(
         event_type="order.created", data={"id": 1}, endpoint_ids=[endpoint.pk], tenant=alpha.tenant
     )
+    WebhookEvent.objects.filter(pk=event.pk).update(dispatched_at=timezone.now())
     delivery = WebhookDelivery.objects.create(
         event=event,
         endpoint=endpoint,
