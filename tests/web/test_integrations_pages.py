@@ -306,6 +306,8 @@ def test_the_endpoint_page_changes_toggles_rotates_pings_and_deletes(alpha, page
     ping = WebhookEvent.objects.get()
     assert (ping.type, ping.endpoint_ids) == ("ping", [endpoint.pk])
     connection.set_schema_to_public()
+    # Not dispatched yet (no worker here): the log keeps refreshing until it is.
+    assert 'hx-trigger="every 2s"' in body(owner.get(url))
 
     assert owner.post(f"{url}delete/").status_code == 302
     assert owner.get(url).status_code == 404
