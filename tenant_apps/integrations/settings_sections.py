@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from billing.entitlements import Feature, require_feature
 from shared_apps.core.errors import FeatureNotInPlan
 from shared_apps.organizations.roles import Role
 from tenant_apps.integrations import selectors
@@ -23,12 +24,10 @@ if TYPE_CHECKING:
     from tenant_apps.integrations.services import IssuedApiKey
 
 
-def plan_refusal(tenant: Any, feature: str) -> str:
+def plan_refusal(tenant: Any, feature: Feature) -> str:
     """The 402 ``feature_not_in_plan`` message when the plan lacks ``feature``, else ""."""
-    from billing.entitlements import require_feature
-
     try:
-        require_feature(tenant, feature)  # type: ignore[arg-type]
+        require_feature(tenant, feature)
     except FeatureNotInPlan as exc:
         return exc.message
     return ""
@@ -51,8 +50,6 @@ def integrations_sections(
     new_endpoint: WebhookEndpoint | None = None,
 ) -> dict[str, Any]:
     """The template context of both sections (None for members and viewers)."""
-    from billing.entitlements import Feature
-
     if not page.role.at_least(Role.ADMIN):
         return {"api_keys": None, "webhooks": None}
     can_manage = page.allowed(Role.ADMIN)
