@@ -161,7 +161,8 @@ def test_settings_log_json_through_the_context_filter(settings):
 
 def test_request_id_and_user_travel_to_a_worker_through_the_broker():
     """Published through a real (in-memory) broker and executed as a worker would."""
-    app = Celery("ops-context", broker="memory://")
+    # Not the current app: shared tasks sent later in the session would go to its broker.
+    app = Celery("ops-context", broker="memory://", set_as_current=False)
 
     @app.task(name="ops.context")
     def context_in_worker() -> dict:
