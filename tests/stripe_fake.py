@@ -195,6 +195,7 @@ class FakeStripe:
         self.requests: list[dict[str, Any]] = []
         self.meter_events: list[dict[str, Any]] = []
         self.failures: dict[str, int] = defaultdict(int)  # "GET /v1/subscriptions" -> n
+        self.rejections: dict[str, tuple[int, str]] = {}  # route -> (times, message)
         self._idempotent: dict[str, tuple[int, dict]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -219,13 +220,24 @@ class FakeStripe:
 
     def reset(self) -> None:
         with self._lock:
-            for store in (self.customers, self.subscriptions, self._idempotent, self.failures):
+            for store in (
+                self.customers,
+                self.subscriptions,
+                self._idempotent,
+                self.failures,
+                self.rejections,
+            ):
                 store.clear()
             self.requests.clear()
             self.meter_events.clear()
 
     def fail(self, route: str, times: int) -> None:
         self.failures[route] = times
+
+    def reject(self, route: str, times: int, message: str) -> None:
+        """Answer ``route`` with a 400 ``invalid_request_error`` (a refusal, not an
+        outage) ``times`` times."""
+        self.rejections[route] = (times, message)
 
     def set_subscription(self, sub: dict[str, Any]) -> dict[str, Any]:
         self.subscriptions[sub["id"]] = sub
@@ -331,6 +343,13 @@ class FakeStripe:
                         status, payload = (
                             500,
                             {"error": {"type": "api_error", "message": "injected"}},
+                        )
+                    elif fake.rejections.get(route, (0, ""))[0] > 0:
+                        times, message = fake.rejections[route]
+                        fake.rejections[route] = (times - 1, message)
+                        status, payload = (
+                            400,
+                            {"error": {"type": "invalid_request_error", "message": message}},
                         )
                     elif key and method == "POST" and key in fake._idempotent:
                         status, payload = fake._idempotent[key]
