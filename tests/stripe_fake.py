@@ -298,6 +298,12 @@ class FakeStripe:
         if method == "GET" and path.startswith("/v1/subscriptions/"):
             obj = self.subscriptions.get(path.rsplit("/", 1)[1])
             return (200, obj) if obj else _missing("subscription")
+        if method == "DELETE" and path.startswith("/v1/subscriptions/"):  # cancel now
+            obj = self.subscriptions.get(path.rsplit("/", 1)[1])
+            if obj is None:
+                return _missing("subscription")
+            obj.update(status="canceled", canceled_at=int(time.time()))
+            return 200, obj
         if method == "POST" and path == "/v1/billing/meter_events":
             event = {
                 "object": "billing.meter_event",
@@ -372,6 +378,9 @@ class FakeStripe:
 
             def do_POST(self):
                 self._serve("POST")
+
+            def do_DELETE(self):
+                self._serve("DELETE")
 
         return Handler
 
