@@ -6,6 +6,7 @@ the schema lives again)."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from django.core.files.base import ContentFile
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from billing.models import BillingAccount
 from billing.services import StripeRejected, customer_ensure
+from shared_apps.accounts.models import User
 from tenants.data.models import (
     DataExport,
     DataExportStatus,
@@ -30,13 +32,18 @@ from tenants.data.services import (
     deletions_due,
     subscription_cancel_for_deletion,
 )
+from tenants.models import Tenant
+from tenants.provisioning import spare_schemas_replenish, tenant_provision
+from tenants.services import tenant_destroy
 from tenants.storage import tenant_path
 from tests.factories import (
+    PASSWORD,
     DataExportFactory,
     TenantDeletionRecordFactory,
     TenantDeletionRequestFactory,
 )
-from tests.stripe_fake import subscription_object
+from tests.stripe_fake import FakeStripe, subscription_object
+from tests.support import TenantWorld
 
 
 @pytest.fixture(autouse=True)
@@ -154,3 +161,74 @@ def test_files_of_a_schema_in_use_again_are_kept(alpha, in_alpha, media):
     assert deletion_files_remove(record=record) == 0
     assert default_storage.exists(path)
     assert TenantDeletionRecord.objects.get(pk=record.pk).files_removed_at is None
+
+
+class _GatedStripe(FakeStripe):
+    """The fake Stripe, holding the first subscription cancel until ``release`` is set
+    (the other requests are served meanwhile: the server is threaded)."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+        self._held = False
+        super().__init__()
+
+    def _handler(self):
+        base, fake = super()._handler(), self
+
+        class Handler(base):  # type: ignore[valid-type,misc]
+            def do_DELETE(self):
+                if not fake._held:
+                    fake._held = True
+                    fake.entered.set()
+                    fake.release.wait(timeout=30)
+                super().do_DELETE()
+
+        return Handler
+
+
+def test_a_purge_overtaken_by_another_purge_does_nothing(committed_db, settings):
+    """Two purges of one request (a retry while the first waits on Stripe): the second
+    finishes the job; the first then finds the request gone and returns None."""
+    stripe = _GatedStripe().start()
+    settings.STRIPE_SECRET_KEY = "sk_test_51TesseraFakeKey0000000000000000"
+    settings.STRIPE_API_BASE = stripe.base_url
+    tenant = tenant_provision(
+        name="Raced Ltd", subdomain="raced", owner_email="owner@raced.test", owner_password=PASSWORD
+    ).tenant
+    connection.set_schema_to_public()
+    first: list[object] = []
+
+    def purge_in_a_thread(request_id: int) -> None:
+        try:
+            first.append(deletion_purge(request_id=request_id))
+        finally:
+            connection.close()
+
+    try:
+        _subscribed(TenantWorld("raced", "raced.localhost", tenant.schema_name), stripe)
+        request = TenantDeletionRequestFactory(tenant=tenant, due=True)
+        thread = threading.Thread(target=purge_in_a_thread, args=(request.pk,))
+        thread.start()
+        assert stripe.entered.wait(timeout=30), "the first purge never reached Stripe"
+
+        record = deletion_purge(request_id=request.pk)  # the second, while the first waits
+        stripe.release.set()
+        thread.join(timeout=30)
+
+        assert record is not None and record.subdomain == "raced"
+        assert first == [None]
+        assert TenantDeletionRecord.objects.filter(subdomain="raced").count() == 1
+        assert not Tenant.objects.filter(subdomain="raced").exists()
+        assert len(stripe.calls("DELETE", "/v1/subscriptions/")) == 2  # same idempotency key
+    finally:
+        stripe.release.set()
+        stripe.stop()
+        import stripe as stripe_library
+
+        stripe_library.api_base = "https://api.stripe.com"
+        leftover = Tenant.objects.filter(subdomain="raced").first()
+        if leftover is not None:
+            tenant_destroy(tenant=leftover)
+        TenantDeletionRecord.objects.filter(subdomain="raced").delete()
+        User.objects.filter(email="owner@raced.test").delete()
+        spare_schemas_replenish()  # the pool other tests expect
