@@ -1,4 +1,7 @@
-"""factory_boy factories for every model, with traits for the common states."""
+"""factory_boy factories for every model, with traits for the common states.
+
+The background-work models (tenants.fanout) have theirs in background_factories.py;
+RoutingGeneration has none: it is one row that a database trigger maintains."""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from shared_apps.organizations.roles import Role
 from tenant_apps.catalog.models import ProductStatus
 from tenant_apps.exports.models import ExportKind, ExportStatus
 from tenant_apps.integrations.events import EventType
-from tenant_apps.integrations.models import DeliveryStatus
+from tenant_apps.integrations.models import ApiKeyRole, DeliveryStatus
 from tenant_apps.orders.models import OrderStatus
 from tenants.data.models import (
     DataExport,
@@ -377,6 +380,28 @@ class AuditEntryFactory(factory.django.DjangoModelFactory):
     action = "product.created"
     object_type = "catalog.product"
     object_id = "1"
+
+
+class ApiKeyFactory(factory.django.DjangoModelFactory):
+    """An API key made as the service makes it (hashed); the key itself, shown once, is
+    left on the instance as ``plain_key``."""
+
+    class Meta:
+        model = "integrations.ApiKey"
+
+    name = factory.Sequence(lambda n: f"key {n}")
+    role = ApiKeyRole.MEMBER
+
+    class Params:
+        admin = factory.Trait(role=ApiKeyRole.ADMIN)
+        viewer = factory.Trait(role=ApiKeyRole.VIEWER)
+        was_revoked = factory.Trait(revoked=True, revoked_at=factory.LazyFunction(timezone.now))
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        api_key, key = model_class.objects.create_key(**kwargs)
+        api_key.plain_key = key
+        return api_key
 
 
 class WebhookEndpointFactory(factory.django.DjangoModelFactory):

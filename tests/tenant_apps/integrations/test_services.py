@@ -13,6 +13,7 @@ from tenant_apps.audit.models import AuditEntry
 from tenant_apps.integrations import services
 from tenant_apps.integrations.events import EventType
 from tenant_apps.integrations.models import ApiKey, WebhookEndpoint
+from tests.factories import ApiKeyFactory
 
 URL = "http://127.0.0.1:18599/hook"  # never contacted (no worker here)
 
@@ -24,6 +25,17 @@ def test_no_key_carries_the_owner_role(in_alpha, alpha):
         )
     assert refused.value.fields == {"role": ["A key's role is admin, member or viewer."]}
     assert not ApiKey.objects.exists()
+
+
+def test_a_key_is_revoked_once(in_alpha, alpha):
+    key = ApiKeyFactory(admin=True)
+    assert ApiKey.objects.get_from_key(key.plain_key) == key
+    services.api_key_revoke(api_key=key, acting_user=alpha.user("owner"))
+    with pytest.raises(services.ApiKeyRevoked):
+        services.api_key_revoke(api_key=key, acting_user=alpha.user("owner"))
+    stored = ApiKey.objects.get(pk=key.pk)
+    assert stored.revoked is True and stored.revoked_at is not None
+    assert AuditEntry.objects.filter(action="api_key.revoked").count() == 1
 
 
 @pytest.mark.parametrize("events", [[], ["order.exploded"]], ids=["none", "unknown"])
