@@ -8,3 +8,4 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         from tenant_apps.integrations import openapi  # noqa: F401 - registers the API-key scheme
+        from tenant_apps.integrations import selectors  # noqa: F401 - registers feature usage

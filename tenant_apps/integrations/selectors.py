@@ -1,5 +1,6 @@
 from django.db.models import QuerySet
 
+from billing.entitlements import Feature, feature_usage_counter
 from tenant_apps.integrations.models import ApiKey, WebhookDelivery, WebhookEndpoint
 
 
@@ -16,3 +17,13 @@ def delivery_list(*, endpoint: WebhookEndpoint | None = None) -> QuerySet[Webhoo
     if endpoint is not None:
         queryset = queryset.filter(endpoint=endpoint)
     return queryset
+
+
+@feature_usage_counter(Feature.API_KEYS)
+def active_api_key_count() -> int:
+    return ApiKey.objects.filter(revoked_at__isnull=True).count()
+
+
+@feature_usage_counter(Feature.WEBHOOKS)
+def endpoint_count() -> int:
+    return WebhookEndpoint.objects.count()
