@@ -29,7 +29,12 @@ class Plan(models.Model):
     # Feature codes the plan includes (billing.entitlements.Feature); checked by
     # billing.entitlements.require_feature.
     features = models.JSONField(default=list, blank=True)
-    pricing = models.CharField(max_length=16, choices=PlanPricing.choices, default=PlanPricing.FLAT)
+    pricing = models.CharField(
+        max_length=16,
+        choices=PlanPricing.choices,
+        default=PlanPricing.FLAT,
+        db_default=PlanPricing.FLAT,
+    )
     # Days of audit log kept (purged daily by billing.tasks.purge_audit_log); None = forever.
     audit_log_days = models.PositiveIntegerField(null=True, blank=True)
     sort_order = models.PositiveSmallIntegerField(default=0)
@@ -64,13 +69,14 @@ class BillingAccount(TenantOwned, models.Model):
     # idempotency key derived from (tenant, N), and ``seats_pushed_sequence`` is the last
     # N Stripe confirmed. ``seats_paid`` is the subscription item's quantity as last seen
     # from Stripe at ``seats_observed_at`` (never replaced by an older observation).
-    stripe_subscription_item_id = models.CharField(max_length=255, blank=True)
-    seats_desired = models.PositiveIntegerField(default=0)
-    seat_sequence = models.PositiveIntegerField(default=0)
-    seats_pushed_sequence = models.PositiveIntegerField(default=0)
+    # Database defaults: code that inserts rows without these columns keeps working.
+    stripe_subscription_item_id = models.CharField(max_length=255, blank=True, db_default="")
+    seats_desired = models.PositiveIntegerField(default=0, db_default=0)
+    seat_sequence = models.PositiveIntegerField(default=0, db_default=0)
+    seats_pushed_sequence = models.PositiveIntegerField(default=0, db_default=0)
     seats_paid = models.PositiveIntegerField(null=True, blank=True)
     seats_observed_at = models.DateTimeField(null=True, blank=True)
-    seats_last_error = models.TextField(blank=True)
+    seats_last_error = models.TextField(blank=True, db_default="")
 
     objects = TenantOwnedManager()
 

@@ -46,6 +46,7 @@ class Migration(migrations.Migration):
                     ("flat", "Flat price a month"),
                     ("per_seat", "Price per billable member a month"),
                 ],
+                db_default="flat",
                 default="flat",
                 max_length=16,
             ),
@@ -58,22 +59,22 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="billingaccount",
             name="stripe_subscription_item_id",
-            field=models.CharField(blank=True, max_length=255),
+            field=models.CharField(blank=True, db_default="", max_length=255),
         ),
         migrations.AddField(
             model_name="billingaccount",
             name="seats_desired",
-            field=models.PositiveIntegerField(default=0),
+            field=models.PositiveIntegerField(db_default=0, default=0),
         ),
         migrations.AddField(
             model_name="billingaccount",
             name="seat_sequence",
-            field=models.PositiveIntegerField(default=0),
+            field=models.PositiveIntegerField(db_default=0, default=0),
         ),
         migrations.AddField(
             model_name="billingaccount",
             name="seats_pushed_sequence",
-            field=models.PositiveIntegerField(default=0),
+            field=models.PositiveIntegerField(db_default=0, default=0),
         ),
         migrations.AddField(
             model_name="billingaccount",
@@ -88,7 +89,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="billingaccount",
             name="seats_last_error",
-            field=models.TextField(blank=True),
+            field=models.TextField(blank=True, db_default=""),
         ),
         migrations.CreateModel(
             name="TenantEntitlementOverride",
