@@ -22,7 +22,20 @@ class PlanForm(forms.ModelForm):
 
     class Meta:
         model = Plan
-        fields = "__all__"
+        fields = (
+            "code",
+            "name",
+            "is_public",
+            "sort_order",
+            "pricing",
+            "monthly_price_cents",
+            "stripe_price_id",
+            "features",
+            "max_members",
+            "max_products",
+            "max_orders_per_month",
+            "audit_log_days",
+        )
 
 
 @admin.register(Plan)

@@ -114,7 +114,7 @@ def _cache():
 def _cache_key(tenant_id: int) -> str:
     try:
         generation = _cache().get(_GENERATION_KEY) or 0
-    except Exception:  # noqa: BLE001 - an unreachable cache only costs the database read
+    except Exception:
         generation = "down"
     return f"entitlements:{generation}:{tenant_id}"
 
@@ -157,7 +157,7 @@ def tenant_entitlements(tenant: Tenant) -> Entitlements:
     now = timezone.now()
     try:
         cached = _cache().get(key)
-    except Exception:  # noqa: BLE001
+    except Exception:
         cached = None
     if cached is not None:
         found = Entitlements.from_cached(cached)
@@ -171,7 +171,7 @@ def tenant_entitlements(tenant: Tenant) -> Entitlements:
         timeout = max(1, min(timeout, int(found.expires - now.timestamp())))
     try:
         _cache().set(key, found.as_cached(), timeout=timeout)
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.warning("entitlements not cached: cache unavailable")
     return found
 
@@ -186,7 +186,7 @@ def entitlements_invalidate(*, tenant_id: int | None = None) -> None:
                 _cache().set(_GENERATION_KEY, 1, timeout=None)
         else:
             _cache().delete(_cache_key(tenant_id))
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.warning("entitlements cache not invalidated: cache unavailable")
 
 

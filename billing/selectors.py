@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from billing.entitlements import (
     AUDIT_LOG_DAYS,
-    FEATURE_LABELS,
     NUMERIC_LABELS,
     Feature,
     feature_usage,
@@ -25,6 +24,14 @@ def plan_choices() -> list[tuple[str, str]]:
     return list(Plan.objects.filter(is_public=True).values_list("code", "name"))
 
 
+FEATURE_ROW_LABELS = {
+    Feature.EXPORTS: "Exports",
+    Feature.API_KEYS: "API keys",
+    Feature.WEBHOOKS: "Webhook endpoints",
+    Feature.MFA_ENFORCEMENT: "MFA enforcement",
+}
+
+
 def entitlement_rows(*, tenant: Tenant, usage: dict[str, int]) -> list[dict]:
     """One row per feature and numeric entitlement: what the tenant has and uses.
 
@@ -36,9 +43,7 @@ def entitlement_rows(*, tenant: Tenant, usage: dict[str, int]) -> list[dict]:
         rows.append(
             {
                 "key": feature.value,
-                "label": FEATURE_LABELS[feature].capitalize()
-                if feature != Feature.API_KEYS
-                else "API keys",
+                "label": FEATURE_ROW_LABELS[feature],
                 "kind": "feature",
                 "included": feature.value in entitled.features,
                 "value": None,

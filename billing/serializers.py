@@ -33,7 +33,7 @@ class SeatsSerializer(serializers.Serializer):
 
 class EntitlementSerializer(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # the JSON key
     kind = serializers.ChoiceField(choices=["feature", "limit"])
     included = serializers.BooleanField()
     value = serializers.IntegerField(allow_null=True, help_text="limits: null = unlimited")

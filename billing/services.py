@@ -220,6 +220,7 @@ def subscription_apply(
     is stored only if no newer observation is (``billing.seats.seats_observe``).
     """
     from billing import seats
+
     tenant = Tenant.objects.select_for_update().select_related("plan").get(pk=tenant.pk)
     account = (
         BillingAccount.objects.for_tenant(tenant)

@@ -387,13 +387,16 @@ class FakeStripe:
                     elif key and method == "POST" and key in fake._idempotent:
                         status, payload, first = fake._idempotent[key]
                         if first != (url.path, body):  # Stripe refuses a reused key
-                            status, payload = 400, {
-                                "error": {
-                                    "type": "idempotency_error",
-                                    "message": "Keys for idempotent requests can only be "
-                                    "used with the same parameters they were first used with.",
-                                }
-                            }
+                            status, payload = (
+                                400,
+                                {
+                                    "error": {
+                                        "type": "idempotency_error",
+                                        "message": "Keys for idempotent requests can only be "
+                                        "used with the same parameters they were first used with.",
+                                    }
+                                },
+                            )
                     else:
                         status, payload = fake._route(method, url.path, query, body, key)
                         if key and method == "POST" and status < 500:

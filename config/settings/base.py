@@ -517,7 +517,11 @@ BILLING_SEAT_PRORATION = env("BILLING_SEAT_PRORATION", default="create_proration
 CELERY_BEAT_SCHEDULE["seat-reconcile"] = {  # per-seat quantities Stripe has not confirmed
     "task": "tenants.tasks.run_fanout",
     "schedule": timedelta(hours=1),
-    "kwargs": {"job": "seat-reconcile", "task": "billing.tasks.reconcile_seats", "cadence": "hourly"},
+    "kwargs": {
+        "job": "seat-reconcile",
+        "task": "billing.tasks.reconcile_seats",
+        "cadence": "hourly",
+    },
 }
 CELERY_BEAT_SCHEDULE["audit-log-retention"] = {  # the audit_log_days entitlement
     "task": "tenants.tasks.run_fanout",

@@ -100,7 +100,9 @@ def sweep_webhook_deliveries() -> dict[str, int]:
     )
     tenants = {
         t.schema_name: t
-        for t in Tenant.objects.filter(Q(plan__features__contains=[Feature.WEBHOOKS.value]) | granted)
+        for t in Tenant.objects.filter(
+            Q(plan__features__contains=[Feature.WEBHOOKS.value]) | granted
+        )
         .exclude(status__in=READ_ONLY_STATUSES)
         .select_related("plan")
         .distinct()

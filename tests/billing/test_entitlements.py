@@ -115,14 +115,18 @@ def test_api_feature_refused_and_granted_by_override(alpha, beta):
     with tenant_context(alpha.tenant):
         assert not Export.objects.exists()  # nothing half-written
     # beta's exports are untouched by alpha's deal.
-    assert bearer_client(beta, "owner").post("/api/v1/exports/", {}, format="json").status_code == 202
+    assert (
+        bearer_client(beta, "owner").post("/api/v1/exports/", {}, format="json").status_code == 202
+    )
 
 
 def test_api_key_paths_are_checked_in_the_services(alpha):
     client = key_client(alpha, "admin")
     override(alpha, "webhooks", enabled=False)
     response = client.post(
-        ENDPOINTS, {"url": "https://hooks.example.com/x", "events": ["order.created"]}, format="json"
+        ENDPOINTS,
+        {"url": "https://hooks.example.com/x", "events": ["order.created"]},
+        format="json",
     )
     assert response.status_code == 402
     assert error_of(response)["code"] == ErrorCode.FEATURE_NOT_IN_PLAN
@@ -244,6 +248,7 @@ def test_platform_admin_edits_plans_and_overrides(alpha, client):
         f"{base}billing/tenantentitlementoverride/add/",
         {"tenant": alpha.tenant.pk, "key": "teleport", "note": "x"},
     )
-    assert refused.status_code == 200 and not TenantEntitlementOverride.objects.filter(
-        key="teleport"
-    ).exists()
+    assert (
+        refused.status_code == 200
+        and not TenantEntitlementOverride.objects.filter(key="teleport").exists()
+    )

@@ -85,15 +85,11 @@ def invite_and_accept(world, email: str, role: str = "member"):
         "/api/v1/invitations/accept/", {"token": issued.token, "password": PASSWORD}, format="json"
     )
     assert response.status_code == 201, response.content
-    return OrganizationUser.objects.get(
-        organization_id=tenant.organization_id, user__email=email
-    )
+    return OrganizationUser.objects.get(organization_id=tenant.organization_id, user__email=email)
 
 
 def test_viewers_take_no_seat(alpha):
-    roles = list(
-        OrganizationUser.objects.for_tenant(alpha.tenant).values_list("role", flat=True)
-    )
+    roles = list(OrganizationUser.objects.for_tenant(alpha.tenant).values_list("role", flat=True))
     assert "viewer" in roles
     assert seats.billable_seat_count(alpha.tenant) == len([r for r in roles if r != "viewer"])
 
@@ -212,8 +208,12 @@ def test_out_of_order_webhooks_never_move_the_quantity_backwards(
     assert account_of(alpha).seats_paid == start + 1
     now = int(time_now())
     # Stripe's events of the two states, delivered newest first.
-    newer = dict(sub, items={**sub["items"], "data": [dict(sub["items"]["data"][0], quantity=start + 1)]})
-    older = dict(sub, items={**sub["items"], "data": [dict(sub["items"]["data"][0], quantity=start)]})
+    newer = dict(
+        sub, items={**sub["items"], "data": [dict(sub["items"]["data"][0], quantity=start + 1)]}
+    )
+    older = dict(
+        sub, items={**sub["items"], "data": [dict(sub["items"]["data"][0], quantity=start)]}
+    )
     with django_capture_on_commit_callbacks(execute=True):
         deliver(event_object(newer, type_="customer.subscription.updated", created=now))
         deliver(event_object(older, type_="customer.subscription.updated", created=now - 60))
@@ -261,13 +261,17 @@ def test_another_tenants_seat_changes_never_touch_this_subscription(
     with django_capture_on_commit_callbacks(execute=True):
         # beta's token on alpha's host: refused, nothing pushed anywhere
         refused = host_client(alpha.host).post(
-            "/api/v1/invitations/accept/", {"token": issued.token, "password": PASSWORD}, format="json"
+            "/api/v1/invitations/accept/",
+            {"token": issued.token, "password": PASSWORD},
+            format="json",
         )
     assert refused.status_code == 400
     assert fake_stripe.item_updates == []
     with django_capture_on_commit_callbacks(execute=True):
         accepted = host_client(beta.host).post(
-            "/api/v1/invitations/accept/", {"token": issued.token, "password": PASSWORD}, format="json"
+            "/api/v1/invitations/accept/",
+            {"token": issued.token, "password": PASSWORD},
+            format="json",
         )
     assert accepted.status_code == 201
     assert stripe_quantity(fake_stripe, sub_beta) == beta_start + 1

@@ -252,7 +252,10 @@ def test_requiring_mfa_is_an_entitlement(alpha):
     assert error_of(response)["fields"]["feature"] == "mfa_enforcement"
     assert not TenantSecurityPolicy.objects.filter(tenant=alpha.tenant, mfa_required=True).exists()
     grant_mfa_enforcement(alpha)
-    assert client.patch("/api/v1/security/mfa/", {"mfa_required": True}, format="json").status_code == 200
+    assert (
+        client.patch("/api/v1/security/mfa/", {"mfa_required": True}, format="json").status_code
+        == 200
+    )
 
 
 def test_owner_requires_mfa_through_the_api(alpha):
