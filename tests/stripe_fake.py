@@ -202,6 +202,7 @@ class FakeStripe:
         self.failures: dict[str, int] = defaultdict(int)  # "GET /v1/subscriptions" -> n
         self._idempotent: dict[str, tuple[int, dict, tuple[str, dict]]] = {}
         self._lock = threading.Lock()
+        self._request_key: str | None = None  # Idempotency-Key of the request being routed
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -281,9 +282,7 @@ class FakeStripe:
 
     # HTTP ----------------------------------------------------------------------------------
 
-    def _route(
-        self, method: str, path: str, query: dict, body: dict, key: str | None = None
-    ) -> tuple[int, dict]:
+    def _route(self, method: str, path: str, query: dict, body: dict) -> tuple[int, dict]:
         if method == "GET" and path in ("/v1/account", "/v1/accounts/acct_test_platform"):
             return 200, ACCOUNT
         if method == "POST" and path == "/v1/customers":
@@ -337,7 +336,7 @@ class FakeStripe:
             obj = self.subscriptions.get(path.rsplit("/", 1)[1])
             return (200, obj) if obj else _missing("subscription")
         if method == "POST" and path.startswith("/v1/subscription_items/"):
-            return self._update_item(path.rsplit("/", 1)[1], body, key)
+            return self._update_item(path.rsplit("/", 1)[1], body, self._request_key)
         if method == "POST" and path == "/v1/billing/meter_events":
             event = {
                 "object": "billing.meter_event",
@@ -398,7 +397,8 @@ class FakeStripe:
                                 },
                             )
                     else:
-                        status, payload = fake._route(method, url.path, query, body, key)
+                        fake._request_key = key  # (under the lock) for routes that record it
+                        status, payload = fake._route(method, url.path, query, body)
                         if key and method == "POST" and status < 500:
                             fake._idempotent[key] = (status, payload, (url.path, body))
                 data = json.dumps(payload).encode()
