@@ -34,7 +34,7 @@ class SeatsSerializer(serializers.Serializer):
 class EntitlementSerializer(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]  # the JSON key
-    kind = serializers.ChoiceField(choices=["feature", "limit"])
+    kind = serializers.CharField(help_text='"feature" or "limit"')
     included = serializers.BooleanField()
     value = serializers.IntegerField(allow_null=True, help_text="limits: null = unlimited")
     usage = serializers.IntegerField(allow_null=True)
