@@ -239,7 +239,9 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         go ahead on the new one: Django's state is unchanged by construction."""
         with contextlib.suppress(Exception):
             self.connection.close()
-        self.connection = self.get_new_connection(self.get_connection_params())
+        self.connection = None
+        with self.wrap_database_errors:  # Django's OperationalError, as a connect raises it
+            self.connection = self.get_new_connection(self.get_connection_params())
         self.connection.autocommit = True  # for good: BEGIN is ours to send
         self.init_connection_state()
         self.search_path_set_schemas = None
