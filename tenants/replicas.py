@@ -253,7 +253,7 @@ def check_read_your_writes(app_configs=None, **kwargs) -> list:
     from django.core.checks import Error
 
     needed = settings.REPLICA_MAX_LAG_SECONDS + settings.REPLICA_CHECK_SECONDS
-    if configured() and settings.REPLICA_STICKY_SECONDS < needed:
+    if configured() and needed > settings.REPLICA_STICKY_SECONDS:
         return [
             Error(
                 f"REPLICA_STICKY_SECONDS ({settings.REPLICA_STICKY_SECONDS}) must be at least "

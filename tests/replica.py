@@ -62,7 +62,7 @@ class StreamingReplica:
             os.chown(self.directory, user.pw_uid, user.pw_gid)
 
     def _run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run(  # noqa: S603 - fixed binaries of the embedded server
+        return subprocess.run(
             list(args),
             capture_output=True,
             text=True,
@@ -137,7 +137,11 @@ class StreamingReplica:
         import psycopg
 
         with psycopg.connect(
-            host="127.0.0.1", port=self.port, user="postgres", dbname=database, autocommit=True,
+            host="127.0.0.1",
+            port=self.port,
+            user="postgres",
+            dbname=database,
+            autocommit=True,
             connect_timeout=5,
         ) as conn:
             cursor = conn.execute(sql, params)

@@ -401,10 +401,20 @@ def test_a_replica_that_dies_then_returns(web, replica):
             subdomain = rng.choice(list(TENANTS))
             status, body = web.call("GET", PROBE, subdomain, f"viewer@{subdomain}")
             ok = status == 200 and isinstance(body, dict)
-            wrong = (_wrong(subdomain, body["names"]) + (body["schema"] != TENANTS[subdomain])) if ok else 0
+            wrong = (
+                (_wrong(subdomain, body["names"]) + (body["schema"] != TENANTS[subdomain]))
+                if ok
+                else 0
+            )
             with lock:
                 outcomes.append(
-                    (time.monotonic() - started, subdomain, status, body["in_recovery"] if ok else None, wrong)
+                    (
+                        time.monotonic() - started,
+                        subdomain,
+                        status,
+                        body["in_recovery"] if ok else None,
+                        wrong,
+                    )
                 )
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
@@ -463,7 +473,7 @@ def test_writes_and_the_public_host_stay_on_the_primary(web, replica):
     replica.stop("fast")
     try:
         status, _ = web.call("GET", "/admin/login/", "", "")
-        assert status == 200
+        assert status in (200, 302)  # the admin's sign-in (or its MFA step), not a 5xx
         body = web.probe("alpha")
         assert body["in_recovery"] is False and name in body["names"]
     finally:
