@@ -39,6 +39,10 @@ class TenantRoutingMiddleware:
     committed. A database that cannot be reached in time -- a pool exhausted past the
     pooler's wait bound, a server down past ``DATABASE_CONNECT_RETRY_SECONDS`` -- is a
     503 with ``Retry-After``, never another tenant's data and never a 500.
+
+    With a read replica configured (ADR 0015), a safe request on a known tenant host of a
+    client that has not written recently runs its transaction on the replica instead
+    (``_on_replica``), and an unsafe one marks its client sticky to the primary.
     """
 
     def __init__(self, get_response):
