@@ -7,7 +7,7 @@ import sys
 
 from django.conf import settings
 from django.core.signals import got_request_exception
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.urls import set_urlconf
@@ -56,9 +56,10 @@ class TenantRoutingMiddleware:
             response = self._on_replica(request, host)
             if response is not None:
                 return response
-        response = self._on_primary(request, host)
+        with replicas.reads_from(DEFAULT_DB_ALIAS) as reads:  # notes whether it wrote
+            response = self._on_primary(request, host)
         tenant = getattr(request, "tenant", None)
-        if request.method not in replicas.SAFE_METHODS and tenant is not None:
+        if tenant is not None and (request.method not in replicas.SAFE_METHODS or reads.wrote):
             # After the commit: this client's reads stay on the primary for a while.
             replicas.mark_wrote(request, response, tenant)
         return response
@@ -101,7 +102,12 @@ class TenantRoutingMiddleware:
                 with replicas.reads_from(replicas.REPLICA_ALIAS) as reads:
                     response = self.get_response(request)
                 wrote = reads.wrote
-                lost = replica.errors_occurred and not _usable(replica)
+                # The replica failed the request: its connection died, or a query of it
+                # was cancelled (a hot standby's conflict with recovery) and the view
+                # could not answer. Lost work on a replica is only reads: run it again.
+                lost = replica.errors_occurred and (
+                    response.status_code >= 500 or not _usable(replica)
+                )
                 if lost:
                     transaction.set_rollback(True, using=replicas.REPLICA_ALIAS)
         except (OperationalError, InterfaceError) as exc:
@@ -121,6 +127,8 @@ class TenantRoutingMiddleware:
                     delattr(request, attribute)
             return None
         assert response is not None
+        if wrote:  # a GET that wrote (a session saved): its writer reads the primary now
+            replicas.mark_wrote(request, response, route.tenant)
         if response.status_code == 500 and getattr(request, _DB_ERROR_ATTR, None) is not None:
             return database_unavailable(request, getattr(request, _DB_ERROR_ATTR))
         return response
