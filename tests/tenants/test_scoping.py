@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from billing.models import BillingAccount, UsageReport
+from billing.models import BillingAccount, TenantEntitlementOverride, UsageReport
 from shared_apps.accounts.models import TenantSecurityPolicy
 from shared_apps.organizations.models import OrganizationInvitation, OrganizationUser
 from tenants.data.models import DataExport, TenantDeletionRequest
@@ -18,6 +18,7 @@ def test_the_tenant_owned_models_are_registered():
         OrganizationInvitation,
         BillingAccount,
         UsageReport,
+        TenantEntitlementOverride,
         TenantSecurityPolicy,
         DataExport,
         TenantDeletionRequest,
