@@ -190,6 +190,32 @@ def finish_database(config: dict) -> dict:
     return config
 
 
+# Read replicas (issue 12, ADR 0015) ------------------------------------------------------
+# DATABASE_REPLICA_URL (optional): a streaming replica of DATABASE_URL. Tenant reads of safe
+# requests go there (tenants/replicas.py) unless the client wrote within
+# REPLICA_STICKY_SECONDS or the replica lags more than REPLICA_MAX_LAG_SECONDS or is down;
+# writes, the admin, tasks and commands always use the primary. Unset: one database.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=2.0)
+REPLICA_STICKY_SECONDS = env.float("REPLICA_STICKY_SECONDS", default=5.0)
+# How often a process checks the replica's lag (and retries one that was down).
+REPLICA_CHECK_SECONDS = 1.0
+DATABASE_ROUTERS = ["tenants.replicas.ReplicaRouter", *DATABASE_ROUTERS]
+
+
+def with_replica(databases: dict, replica_url: str = DATABASE_REPLICA_URL) -> dict:
+    """``databases`` plus the ``replica`` alias when a replica URL is given: the same
+    backend and options as the primary, never migrated, mirrored in tests, and quick to
+    give up connecting (the primary serves while it is away)."""
+    if not replica_url:
+        return databases
+    replica = finish_database(database_from_url(replica_url))
+    replica["CONNECT_RETRY_SECONDS"] = 0
+    replica["OPTIONS"].setdefault("connect_timeout", 2)
+    replica["TEST"] = {"MIRROR": "default"}
+    return {**databases, "replica": replica}
+
+
 def cache_settings(redis_url: str) -> dict:
     return {
         "default": {
