@@ -15,7 +15,11 @@ from django_tenants.utils import tenant_context
 from shared_apps.core.errors import TesseraError
 from shared_apps.organizations.models import OrganizationUser
 from shared_apps.support.models import SupportSession
-from shared_apps.support.services import admin_may_support, support_access_start
+from shared_apps.support.services import (
+    admin_may_support,
+    support_access_start,
+    support_sessions_close_overdue,
+)
 from tenants.models import Tenant
 from tenants.selectors import tenant_primary_host, tenant_url
 
@@ -57,6 +61,7 @@ class SupportStartForm(forms.Form):
 def _history(tenant: Tenant) -> tuple[list[SupportSession], list]:
     from tenant_apps.audit.models import AuditEntry
 
+    support_sessions_close_overdue(tenant=tenant)
     sessions = list(SupportSession.objects.for_tenant(tenant)[:HISTORY_ROWS])
     with tenant_context(tenant):
         entries = list(

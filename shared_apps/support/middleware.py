@@ -88,7 +88,7 @@ class SupportAccessMiddleware:
 
         assert tenant is not None
         try:
-            support = support_session_check(
+            support, member = support_session_check(
                 tenant=tenant, session_uuid=marker, user_id=session.get(SESSION_KEY)
             )
         except SupportAccessEnded as exc:
@@ -97,6 +97,7 @@ class SupportAccessMiddleware:
                 return refusal(request, exc)
             return HttpResponseRedirect(ENDED_PATH)
         request.support_access = support  # type: ignore[attr-defined]
+        request.user = member  # already loaded; and every log line can name it
         token = shared_context.support_admin_id.set(support.admin_id)
         try:
             return self._within(request, support)

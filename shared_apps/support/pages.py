@@ -25,6 +25,7 @@ from shared_apps.support.services import (
 from tenants.selectors import tenant_url
 
 MAX_TOKEN_LENGTH = 512
+SESSION_GRACE_SECONDS = 300
 
 
 def admin_url(request: HttpRequest, path: str = "") -> str:
@@ -43,8 +44,10 @@ def attach_support_session(request: HttpRequest, session: SupportSession) -> Non
     request.session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     request.session[HASH_SESSION_KEY] = member.get_session_auth_hash()
     request.session[SUPPORT_SESSION_KEY] = str(session.uuid)
+    # A little past the bound: the middleware, not the session store, ends it (so the end
+    # is recorded and the browser is told).
     remaining = int((session.expires_at - timezone.now()).total_seconds())
-    request.session.set_expiry(max(remaining, 1))
+    request.session.set_expiry(max(remaining, 0) + SESSION_GRACE_SECONDS)
     request.user = member
     rotate_token(request)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -344,10 +344,12 @@ def support_access_redeem(*, tenant: Tenant, token: str) -> SupportSession:
 # During the session (tenant host) -------------------------------------------------------------
 
 
-def support_session_check(*, tenant: Tenant, session_uuid: str, user_id: Any) -> SupportContext:
+def support_session_check(
+    *, tenant: Tenant, session_uuid: str, user_id: Any
+) -> tuple[SupportContext, Any]:
     """The active support session of this request, or ``SupportAccessEnded`` (the row is
     closed with the reason when a rule stopped holding: time, the tenant's switch, the
-    admin's permission, the member)."""
+    admin's permission, the member). Returns the context and the member (loaded)."""
     session = (
         SupportSession.objects.for_tenant(tenant)
         .select_related("admin", "member")
@@ -374,7 +376,18 @@ def support_session_check(*, tenant: Tenant, session_uuid: str, user_id: Any) ->
         }.get(type(exc), EndReason.MEMBER_GONE)
         support_access_end(session=session, reason=reason)
         raise SupportAccessEnded(f"Support access has ended: {exc.message}") from exc
-    return context_of(session)
+    return context_of(session), session.member
+
+
+def support_sessions_close_overdue(*, tenant: Tenant) -> int:
+    """Close the tenant's sessions past their bound that no request closed (the browser
+    went away): pending hand-offs never redeemed, active sessions past the time limit."""
+    now = timezone.now()
+    overdue = SupportSession.objects.for_tenant(tenant).filter(
+        models.Q(status=SupportSessionStatus.PENDING, redeem_by__lte=now)
+        | models.Q(status=SupportSessionStatus.ACTIVE, expires_at__lte=now)
+    )
+    return sum(support_access_end(session=s, reason=EndReason.EXPIRED) for s in overdue)
 
 
 def _close(session: SupportSession, *, status: str, reason: str) -> None:
