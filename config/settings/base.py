@@ -522,7 +522,7 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
     "shared_apps.support.middleware.SupportAccessMiddleware",
 )
-TEMPLATES[0]["OPTIONS"]["context_processors"].append(
+TEMPLATES[0]["OPTIONS"]["context_processors"].append(  # type: ignore[index]
     "shared_apps.support.context_processors.support"
 )
 

@@ -48,7 +48,7 @@ class SupportStartForm(forms.Form):
             .select_related("user")
             .order_by("user__email")
         )
-        self.fields["member"].choices = [
+        self.fields["member"].choices = [  # type: ignore[attr-defined]
             (
                 row.user_id,
                 f"{row.user.email} ({row.get_role_display().lower()})"
@@ -109,7 +109,15 @@ def support_start_view(model_admin: admin.ModelAdmin, request: HttpRequest, obje
         "opts": model_admin.model._meta,
         "original": tenant,
     }
-    return TemplateResponse(request, "admin/support/start.html", context, status=status)
+    response = TemplateResponse(request, "admin/support/start.html", context, status=status)
+    host = tenant_primary_host(tenant=tenant)
+    if host:
+        # The form's POST is answered with a redirect to the tenant's host: CSP's
+        # form-action applies to redirects too, so this page allows that one origin.
+        response._csp_update = {  # type: ignore[attr-defined]
+            "form-action": [tenant_url(host=host, request=request).rstrip("/")]
+        }
+    return response
 
 
 def support_end_view(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str):

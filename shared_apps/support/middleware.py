@@ -86,7 +86,7 @@ class SupportAccessMiddleware:
 
         from shared_apps.support.services import support_session_check
 
-        assert tenant is not None
+        assert tenant is not None and session is not None
         try:
             support, member = support_session_check(
                 tenant=tenant, session_uuid=marker, user_id=session.get(SESSION_KEY)
@@ -115,8 +115,10 @@ class SupportAccessMiddleware:
         if path.startswith(FORBIDDEN_PREFIXES) or (method, path) in FORBIDDEN_EXACT:
             return refusal(request, SupportNotAllowed())
         if (method, path) in SIGN_OUT:
+            tenant = current_tenant_or_none()
+            assert tenant is not None  # only support sessions of a tenant host get here
             support_access_end_by_uuid(
-                tenant=current_tenant_or_none(), session_uuid=support.uuid, reason=EndReason.LOGOUT
+                tenant=tenant, session_uuid=support.uuid, reason=EndReason.LOGOUT
             )
             return self.get_response(request)
         if method in SAFE_METHODS or path == END_PATH:

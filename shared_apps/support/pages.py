@@ -13,7 +13,7 @@ from django.utils import timezone
 from shared_apps.core.errors import InvalidToken, TesseraError
 from shared_apps.core.pages import TenantPageView, error_page
 from shared_apps.organizations.roles import Role
-from shared_apps.support.middleware import SUPPORT_SESSION_KEY, sign_out_here
+from shared_apps.support.middleware import ENDED_PATH, SUPPORT_SESSION_KEY, sign_out_here
 from shared_apps.support.models import SupportSession
 from shared_apps.support.services import (
     EndReason,
@@ -99,7 +99,8 @@ class SupportEndAction(TenantPageView):
             tenant=self.tenant, session_uuid=support.uuid, reason=EndReason.ENDED
         )
         sign_out_here(request)
-        return HttpResponseRedirect(admin_url(request, f"tenants/tenant/{self.tenant.pk}/support/"))
+        # Not a redirect to the root domain: CSP's form-action ('self') covers redirects.
+        return HttpResponseRedirect(f"{ENDED_PATH}?by=admin")
 
 
 class SupportEndedPage(TenantPageView):
@@ -107,7 +108,10 @@ class SupportEndedPage(TenantPageView):
     template_name = "support/ended.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return self.render_page()
+        return self.render_page(
+            by_admin=request.GET.get("by") == "admin",
+            admin_support_url=admin_url(request, f"tenants/tenant/{self.tenant.pk}/support/"),
+        )
 
     def get_context_data(self, **kwargs):
         return {"tenant": self.tenant, **kwargs}
