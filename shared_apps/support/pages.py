@@ -39,6 +39,7 @@ def attach_support_session(request: HttpRequest, session: SupportSession) -> Non
     member did not sign in (no ``user_logged_in``, no ``last_login`` change, which would
     also void their pending password-reset links)."""
     member = session.member
+    assert member is not None  # redeeming checked the member
     request.session.flush()  # whatever was signed in on this browser before
     request.session[SESSION_KEY] = member._meta.pk.value_to_string(member)
     request.session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]

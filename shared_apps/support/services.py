@@ -81,6 +81,8 @@ class SupportContext:
 
 
 def context_of(session: SupportSession) -> SupportContext:
+    # Checked by the caller (a row whose admin or member account is gone is refused).
+    assert session.admin_id is not None and session.member_id is not None
     return SupportContext(
         session_id=session.pk,
         uuid=str(session.uuid),
@@ -320,7 +322,7 @@ def support_access_redeem(*, tenant: Tenant, token: str) -> SupportSession:
     with transaction.atomic():
         session = (
             SupportSession.objects.for_tenant(tenant)
-            .select_for_update()
+            .select_for_update(of=("self",))
             .select_related("admin", "member")
             .filter(pk=pending.pk, status=SupportSessionStatus.PENDING)
             .first()

@@ -436,3 +436,37 @@ def test_sentry_events_carry_the_admin(alpha, platform_admin):
         unbind(token)
     assert event["tags"]["support_admin_id"] == str(platform_admin.pk)
     assert event["user"]["support_admin_id"] == str(platform_admin.pk)
+
+
+def test_tasks_queued_during_support_carry_the_admin(alpha, platform_admin):
+    from django.test import RequestFactory
+
+    from shared_apps.core.observability import (
+        TASK_SUPPORT_ADMIN_HEADER,
+        _on_before_task_publish,
+        bind,
+        unbind,
+    )
+    from shared_apps.support.services import context_of
+
+    row, _ = start(alpha, platform_admin)
+    request = RequestFactory().get("/")
+    request.support_access = context_of(row)
+    headers: dict = {}
+    token = bind(request_id="r-2", request=request)
+    try:
+        _on_before_task_publish(headers=headers)
+    finally:
+        unbind(token)
+    assert headers[TASK_SUPPORT_ADMIN_HEADER] == str(platform_admin.pk)
+    plain: dict = {}
+    _on_before_task_publish(headers=plain)
+    assert TASK_SUPPORT_ADMIN_HEADER not in plain
+
+
+def test_deleting_an_account_keeps_the_support_history(alpha, platform_admin):
+    client = redeemed_client(alpha, platform_admin)
+    client.post("/support/end/")
+    platform_admin.delete()
+    row = SupportSession.objects.get()
+    assert row.admin_id is None and row.admin_email == ADMIN_EMAIL
