@@ -56,6 +56,7 @@ app_pages: list[URLPattern | URLResolver] = [
     path("", include("tenant_apps.exports.page_urls")),
     path("", include("shared_apps.organizations.page_urls")),
     path("", include("billing.page_urls")),
+    path("", include("tenant_apps.integrations.page_urls")),
 ]
 
 urlpatterns = [

@@ -542,7 +542,7 @@ WEBHOOK_RETRY_SCHEDULE = [
         "WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000", "36000", "36000"]
     )
 ]
-WEBHOOK_RETRY_JITTER = 0.2
+WEBHOOK_RETRY_JITTER = env.float("WEBHOOK_RETRY_JITTER", default=0.2)
 # An endpoint failing for this many seconds (every attempt since) is disabled and its
 # tenant's owners emailed; default 3 days.
 WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=3 * 24 * 3600)
@@ -550,8 +550,9 @@ WEBHOOK_TIMEOUT = 10.0  # the whole attempt, at most (SPEC §11)
 WEBHOOK_CONNECT_TIMEOUT = 3.0
 # Attempts in flight at once per endpoint (1: in order per endpoint).
 WEBHOOK_ENDPOINT_CONCURRENCY = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=1)
-# How long a worker holds a delivery while it sends it (> WEBHOOK_TIMEOUT).
-WEBHOOK_LEASE_SECONDS = 30
+# How long a worker holds a delivery while it sends it (> WEBHOOK_TIMEOUT); a worker
+# killed mid-send leaves its lease to run out before the sweeper hands the delivery on.
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=30)
 # The secret replaced by rotate-secret/ keeps signing deliveries this long.
 WEBHOOK_SECRET_OVERLAP_SECONDS = 24 * 3600
 CELERY_BEAT_SCHEDULE["webhook-sweeper"] = {  # outbox rows whose enqueue was lost, retries

@@ -9,8 +9,8 @@ Right after Django's authentication middleware. For a session marked as support 
   401 ``support_access_ended``;
 * ``request.support_access`` (a ``SupportContext``) names the admin for the banner, the
   log lines (``shared_apps.core.observability``), Sentry and the audit log;
-* the member's own credentials — password, email, MFA, API keys, tokens — answer 403
-  ``support_not_allowed``, whatever the method;
+* the member's own credentials — password, email, MFA, API keys, tokens — and the
+  webhook secret rotation answer 403 ``support_not_allowed``, whatever the method;
 * every unsafe method answers 403 ``support_read_only`` unless the session allows
   writes, except ending the session (``/support/end/``, signing out); allowed writes
   are recorded in the tenant's audit log (``support.write``).
@@ -51,6 +51,8 @@ FORBIDDEN_PREFIXES = (
     "/app/settings/api-keys/",
 )
 FORBIDDEN_EXACT = frozenset({("POST", "/api/v1/auth/session/")})  # a login over it
+# Endpoints that reveal a signing secret (webhook endpoints, web and API).
+FORBIDDEN_SUFFIXES = ("/rotate-secret/",)
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -112,7 +114,11 @@ class SupportAccessMiddleware:
         )
 
         method, path = request.method or "GET", request.path
-        if path.startswith(FORBIDDEN_PREFIXES) or (method, path) in FORBIDDEN_EXACT:
+        if (
+            path.startswith(FORBIDDEN_PREFIXES)
+            or path.endswith(FORBIDDEN_SUFFIXES)
+            or (method, path) in FORBIDDEN_EXACT
+        ):
             return refusal(request, SupportNotAllowed())
         if (method, path) in SIGN_OUT:
             tenant = current_tenant_or_none()

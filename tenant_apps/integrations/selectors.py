@@ -1,6 +1,6 @@
 from django.db.models import QuerySet
 
-from tenant_apps.integrations.models import ApiKey, WebhookDelivery, WebhookEndpoint
+from tenant_apps.integrations.models import ApiKey, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 
 def api_key_list() -> QuerySet[ApiKey]:
@@ -16,3 +16,11 @@ def delivery_list(*, endpoint: WebhookEndpoint | None = None) -> QuerySet[Webhoo
     if endpoint is not None:
         queryset = queryset.filter(endpoint=endpoint)
     return queryset
+
+
+def endpoint_awaits_dispatch(*, endpoint: WebhookEndpoint) -> bool:
+    """Whether an event for ``endpoint`` is committed but has no deliveries yet (its
+    dispatch is queued): the delivery log keeps refreshing until it appears."""
+    return WebhookEvent.objects.filter(
+        dispatched_at__isnull=True, endpoint_ids__contains=[endpoint.pk]
+    ).exists()

@@ -21,7 +21,12 @@ BATCH_SECONDS = 20.0
 DISPATCH_GRACE_SECONDS = 10
 
 
-@tenant_task(queue="bulk", name="tenant_apps.integrations.tasks.dispatch_webhook_event")
+# Fire and forget: nobody reads these tasks' results, so none is stored (a result would
+# cost the worker two Redis writes per task, and the sender a result subscription on the
+# request path of every write that records an event).
+@tenant_task(
+    queue="bulk", name="tenant_apps.integrations.tasks.dispatch_webhook_event", ignore_result=True
+)
 def dispatch_webhook_event(event_id: int) -> int:
     """Create an event's deliveries and queue one sender per endpoint."""
     endpoint_ids = delivery.dispatch(event_id)
@@ -30,7 +35,9 @@ def dispatch_webhook_event(event_id: int) -> int:
     return len(endpoint_ids)
 
 
-@tenant_task(queue="bulk", name="tenant_apps.integrations.tasks.deliver_webhooks")
+@tenant_task(
+    queue="bulk", name="tenant_apps.integrations.tasks.deliver_webhooks", ignore_result=True
+)
 def deliver_webhooks(endpoint_id: int) -> int:
     """Send the endpoint's due deliveries, oldest first; returns how many were sent."""
     outcome, attempts, retry_in = delivery.deliver_batch(

@@ -861,6 +861,8 @@ def table(rows: list[dict]) -> str:
             note += f"; spread {_fmt(spread['value'][0])}-{_fmt(spread['value'][1])}"
             if "baseline" in spread:
                 note += f" vs {_fmt(spread['baseline'][0])}-{_fmt(spread['baseline'][1])}"
+            if "ratio" in spread:  # paired runs: the ratio of each
+                note += f", ratio per run {_fmt(spread['ratio'][0])}-{_fmt(spread['ratio'][1])}"
             note += f", n={spread['n']}"
         lines.append(f"    {note}")
     return "\n".join(lines)

@@ -138,6 +138,9 @@ def test_read_only_refuses_every_unsafe_method(alpha, platform_admin):
         ("post", "/api/v1/auth/token/"),
         ("post", "/api/v1/auth/session/"),
         ("post", "/api/v1/auth/password/reset/"),
+        ("post", "/app/settings/api-keys/"),
+        ("post", "/api/v1/webhooks/endpoints/1/rotate-secret/"),
+        ("post", "/app/settings/webhooks/1/rotate-secret/"),
     ],
 )
 def test_the_members_credentials_are_out_of_reach(alpha, platform_admin, method, path):
