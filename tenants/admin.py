@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 
-from billing.admin import BillingAccountInline
+from billing.admin import BillingAccountInline, EntitlementOverrideInline
 from shared_apps.core.errors import TesseraError
 from tenants.fanout import retry_failed, run_summary
 from tenants.models import (
@@ -71,7 +71,7 @@ class TenantAdmin(admin.ModelAdmin):
         "created",
         "updated",
     )
-    inlines = [DomainInline, BillingAccountInline, TenantEventInline]
+    inlines = [DomainInline, BillingAccountInline, EntitlementOverrideInline, TenantEventInline]
     # A "Support access" button among the object tools (ADR 0024).
     change_form_template = "admin/tenants/tenant/change_form.html"
     actions = ["suspend_tenants", "resume_tenants", "resync_billing"]

@@ -526,6 +526,29 @@ TEMPLATES[0]["OPTIONS"]["context_processors"].append(  # type: ignore[index]
     "shared_apps.support.context_processors.support"
 )
 
+# Per-seat plans and entitlements (billing.seats, billing.entitlements, ADR 0025) -------
+# How Stripe prorates a seat change mid-period: create_prorations (next invoice),
+# always_invoice (invoice now) or none.
+BILLING_SEAT_PRORATION = env("BILLING_SEAT_PRORATION", default="create_prorations")
+CELERY_BEAT_SCHEDULE["seat-reconcile"] = {  # per-seat quantities Stripe has not confirmed
+    "task": "tenants.tasks.run_fanout",
+    "schedule": timedelta(hours=1),
+    "kwargs": {
+        "job": "seat-reconcile",
+        "task": "billing.tasks.reconcile_seats",
+        "cadence": "hourly",
+    },
+}
+CELERY_BEAT_SCHEDULE["audit-log-retention"] = {  # the audit_log_days entitlement
+    "task": "tenants.tasks.run_fanout",
+    "schedule": timedelta(hours=6),
+    "kwargs": {
+        "job": "audit-log-retention",
+        "task": "billing.tasks.purge_audit_log",
+        "cadence": "daily",
+    },
+}
+
 # A tenant's data, out and gone (tenants.data, ADR 0023) ----------------------------------
 TENANT_DELETION_GRACE_DAYS = env.int("TENANT_DELETION_GRACE_DAYS", default=14)
 TENANT_DATA_EXPORT_DAYS = env.int("TENANT_DATA_EXPORT_DAYS", default=7)

@@ -86,3 +86,20 @@ def audited_delete(*, instance: models.Model, acting_user, action: str, protecte
     except ProtectedError as exc:
         raise Conflict(protected) from exc
     audit_record(actor=acting_user, action=action, object_type=label, object_id=pk)
+
+
+def audit_log_purge(*, tenant, now=None) -> int:
+    """Delete the audit entries of ``tenant`` (the active schema) older than its
+    ``audit_log_days`` entitlement; None keeps everything. Returns the rows deleted."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.entitlements import AUDIT_LOG_DAYS, entitlement_value
+
+    days = entitlement_value(tenant, AUDIT_LOG_DAYS)
+    if days is None:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted, _ = AuditEntry.objects.filter(created__lt=cutoff).delete()
+    return deleted

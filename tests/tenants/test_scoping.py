@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from billing.models import BillingAccount, UsageReport
+from billing.models import BillingAccount, TenantEntitlementOverride, UsageReport
 from shared_apps.accounts.models import TenantSecurityPolicy
 from shared_apps.organizations.models import OrganizationInvitation, OrganizationUser
 from shared_apps.support.models import SupportSession
@@ -19,6 +19,7 @@ def test_the_tenant_owned_models_are_registered():
         OrganizationInvitation,
         BillingAccount,
         UsageReport,
+        TenantEntitlementOverride,
         TenantSecurityPolicy,
         DataExport,
         TenantDeletionRequest,
