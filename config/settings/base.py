@@ -536,6 +536,22 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Support access (impersonation, SPEC §13, ADR 0024) ----------------------------------------
+# A platform admin with the support permission acts as a tenant member, in the web app
+# and the API on the tenant's host, for at most SUPPORT_ACCESS_MINUTES; the admin hands
+# off to that host with a single-use signed token valid SUPPORT_ACCESS_HANDOFF_SECONDS.
+SUPPORT_ACCESS_MINUTES = env.float("SUPPORT_ACCESS_MINUTES", default=30)
+SUPPORT_ACCESS_HANDOFF_SECONDS = env.int("SUPPORT_ACCESS_HANDOFF_SECONDS", default=120)
+SHARED_APPS += ["shared_apps.support"]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "shared_apps.support.middleware.SupportAccessMiddleware",
+)
+TEMPLATES[0]["OPTIONS"]["context_processors"].append(  # type: ignore[index]
+    "shared_apps.support.context_processors.support"
+)
+
 # Per-seat plans and entitlements (billing.seats, billing.entitlements, ADR 0025) -------
 # How Stripe prorates a seat change mid-period: create_prorations (next invoice),
 # always_invoice (invoice now) or none.
