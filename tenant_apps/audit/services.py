@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db import models
 
+from shared_apps.core.observability import current_support_admin_id
 from tenant_apps.audit.models import AuditEntry
 
 
@@ -34,6 +35,7 @@ def audit_record(
     """Record an action. Call inside the service's transaction, after the write.
 
     ``actor`` is a user, an API key's principal (recorded as ``actor_api_key``) or None.
+    In a support-access request the real admin is recorded too (``support_admin``).
     """
     api_key = getattr(actor, "api_key", None)
     if target is not None:
@@ -42,6 +44,7 @@ def audit_record(
     return AuditEntry.objects.create(
         actor_id=None if api_key is not None else getattr(actor, "pk", None),
         actor_api_key_id=getattr(api_key, "pk", None),
+        support_admin_id=current_support_admin_id(),
         action=action,
         object_type=object_type,
         object_id=str(object_id),

@@ -7,6 +7,7 @@ import pytest
 from billing.models import BillingAccount, TenantEntitlementOverride, UsageReport
 from shared_apps.accounts.models import TenantSecurityPolicy
 from shared_apps.organizations.models import OrganizationInvitation, OrganizationUser
+from shared_apps.support.models import SupportSession
 from tenants.data.models import DataExport, TenantDeletionRequest
 from tenants.scoping import tenant_owned_models
 from tests.scoping_support import ScopeRecorder, reads_scoped_to
@@ -22,6 +23,7 @@ def test_the_tenant_owned_models_are_registered():
         TenantSecurityPolicy,
         DataExport,
         TenantDeletionRequest,
+        SupportSession,
     }
 
 
