@@ -26,6 +26,7 @@ MIGRATE_TENANTS = 0x7E55E4A0002  # one migrate_tenants run at a time
 # Two-key namespaces (int4), each with a name: (namespace, name_key(name)).
 FANOUT_JOB = 0x7E55F0  # one dispatcher per fan-out job
 PLAN_LIMIT = 7341  # per (tenant schema, limit): additions against one plan limit queue
+SEAT_PUSH = 7342  # per tenant: its Stripe seat-quantity pushes take turns
 
 
 def name_key(name: str) -> int:

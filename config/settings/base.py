@@ -191,6 +191,32 @@ def finish_database(config: dict) -> dict:
     return config
 
 
+# Read replicas (issue 12, ADR 0015) ------------------------------------------------------
+# DATABASE_REPLICA_URL (optional): a streaming replica of DATABASE_URL. Tenant reads of safe
+# requests go there (tenants/replicas.py) unless the client wrote within
+# REPLICA_STICKY_SECONDS or the replica lags more than REPLICA_MAX_LAG_SECONDS or is down;
+# writes, the admin, tasks and commands always use the primary. Unset: one database.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=2.0)
+REPLICA_STICKY_SECONDS = env.float("REPLICA_STICKY_SECONDS", default=5.0)
+# How often a process checks the replica's lag (and retries one that was down).
+REPLICA_CHECK_SECONDS = 1.0
+DATABASE_ROUTERS = ["tenants.replicas.ReplicaRouter", *DATABASE_ROUTERS]
+
+
+def with_replica(databases: dict, replica_url: str = DATABASE_REPLICA_URL) -> dict:
+    """``databases`` plus the ``replica`` alias when a replica URL is given: the same
+    backend and options as the primary, never migrated, mirrored in tests, and quick to
+    give up connecting (the primary serves while it is away)."""
+    if not replica_url:
+        return databases
+    replica = finish_database(database_from_url(replica_url))
+    replica["CONNECT_RETRY_SECONDS"] = 0
+    replica["OPTIONS"].setdefault("connect_timeout", 2)
+    replica["TEST"] = {"MIRROR": "default"}
+    return {**databases, "replica": replica}
+
+
 def cache_settings(redis_url: str) -> dict:
     return {
         "default": {
@@ -508,6 +534,45 @@ CELERY_BEAT_SCHEDULE = {
             "task": "tenants.tasks.clear_expired_sessions",
             "cadence": "daily",
         },
+    },
+}
+
+# Support access (impersonation, SPEC §13, ADR 0024) ----------------------------------------
+# A platform admin with the support permission acts as a tenant member, in the web app
+# and the API on the tenant's host, for at most SUPPORT_ACCESS_MINUTES; the admin hands
+# off to that host with a single-use signed token valid SUPPORT_ACCESS_HANDOFF_SECONDS.
+SUPPORT_ACCESS_MINUTES = env.float("SUPPORT_ACCESS_MINUTES", default=30)
+SUPPORT_ACCESS_HANDOFF_SECONDS = env.int("SUPPORT_ACCESS_HANDOFF_SECONDS", default=120)
+SHARED_APPS += ["shared_apps.support"]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "shared_apps.support.middleware.SupportAccessMiddleware",
+)
+TEMPLATES[0]["OPTIONS"]["context_processors"].append(  # type: ignore[index]
+    "shared_apps.support.context_processors.support"
+)
+
+# Per-seat plans and entitlements (billing.seats, billing.entitlements, ADR 0025) -------
+# How Stripe prorates a seat change mid-period: create_prorations (next invoice),
+# always_invoice (invoice now) or none.
+BILLING_SEAT_PRORATION = env("BILLING_SEAT_PRORATION", default="create_prorations")
+CELERY_BEAT_SCHEDULE["seat-reconcile"] = {  # per-seat quantities Stripe has not confirmed
+    "task": "tenants.tasks.run_fanout",
+    "schedule": timedelta(hours=1),
+    "kwargs": {
+        "job": "seat-reconcile",
+        "task": "billing.tasks.reconcile_seats",
+        "cadence": "hourly",
+    },
+}
+CELERY_BEAT_SCHEDULE["audit-log-retention"] = {  # the audit_log_days entitlement
+    "task": "tenants.tasks.run_fanout",
+    "schedule": timedelta(hours=6),
+    "kwargs": {
+        "job": "audit-log-retention",
+        "task": "billing.tasks.purge_audit_log",
+        "cadence": "daily",
     },
 }
 

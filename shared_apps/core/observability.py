@@ -14,6 +14,9 @@ One context per unit of work (a web request or a Celery task) lives in a context
   and ``user_id``; ``ContextFilter`` adds the same fields for the plain format.
 * ``sentry_init`` turns Sentry on when a DSN is set: Django and Celery integrations,
   PII off, and every event and transaction tagged with tenant, user id and request id.
+* Support access (ADR 0024): while a platform admin acts as a member, ``user_id`` is the
+  member and ``support_admin_id`` the real admin, on every log line (the field is present
+  only then), on Sentry events (tag and user context) and in the tasks queued meanwhile.
 """
 
 from __future__ import annotations
@@ -113,6 +116,25 @@ def current_context() -> dict[str, str | None]:
     return {"request_id": unit.request_id, "tenant": None, "user_id": unit.user_id}
 
 
+def current_support_admin_id() -> str | None:
+    """The real platform admin behind this unit of work in support access, else None:
+    set by support access itself, carried by a task's headers, or the request's."""
+    from shared_apps.support import context as support_context
+    from tenants.background.task_context import current_task
+
+    admin_id = support_context.support_admin_id.get()
+    if admin_id is not None:
+        return str(admin_id)
+    task = current_task()
+    if task is not None:
+        return task.support_admin_id
+    unit = _current.get()
+    if unit is None or unit.request is None:
+        return None
+    support = unit.request.__dict__.get("support_access")
+    return str(support.admin_id) if support is not None else None
+
+
 def bind(
     *, request_id: str | None, request: HttpRequest | None = None, user_id: str | None = None
 ) -> Token:
@@ -183,6 +205,7 @@ def connect_signals() -> None:
 # Logging --------------------------------------------------------------------------------
 
 CONTEXT_FIELDS = ("request_id", "tenant", "user_id")
+SUPPORT_FIELD = "support_admin_id"  # only on the lines of support access
 
 
 class ContextFilter(logging.Filter):
@@ -193,6 +216,8 @@ class ContextFilter(logging.Filter):
         for field in CONTEXT_FIELDS:
             if not hasattr(record, field):
                 setattr(record, field, context[field])
+        if not hasattr(record, SUPPORT_FIELD):
+            setattr(record, SUPPORT_FIELD, current_support_admin_id())
         return True
 
 
@@ -212,6 +237,11 @@ class JsonFormatter(_LibraryJsonFormatter):
         context = current_context()
         for field in CONTEXT_FIELDS:
             log_data[field] = getattr(record, field, context[field])
+        support_admin_id = getattr(record, SUPPORT_FIELD, None) or current_support_admin_id()
+        if support_admin_id is not None:
+            log_data[SUPPORT_FIELD] = str(support_admin_id)
+        elif log_data.get(SUPPORT_FIELD) is None:
+            log_data.pop(SUPPORT_FIELD, None)
 
 
 # Sentry ---------------------------------------------------------------------------------
@@ -225,6 +255,10 @@ def _tag_event(event: dict[str, Any], hint: dict[str, Any] | None = None) -> dic
             tags.setdefault(field, context[field])
     if context["user_id"] is not None:
         event.setdefault("user", {}).setdefault("id", context["user_id"])
+    support_admin_id = current_support_admin_id()
+    if support_admin_id is not None:
+        tags.setdefault(SUPPORT_FIELD, support_admin_id)
+        event.setdefault("user", {}).setdefault(SUPPORT_FIELD, support_admin_id)
     return event
 
 

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.db import models
 
+from shared_apps.core.observability import current_support_admin_id
 from tenant_apps.audit.actions import AuditAction
 from tenant_apps.audit.models import AuditEntry
 
@@ -43,7 +44,8 @@ def audit_record(
     """Record an action. Call inside the service's transaction, after the write.
 
     ``acting_user`` is a user, an API key's principal (recorded as ``actor_api_key``)
-    or None.
+    or None. In a support-access request the real admin is recorded too
+    (``support_admin``).
     """
     api_key = getattr(acting_user, "api_key", None)
     if target is not None:
@@ -52,6 +54,7 @@ def audit_record(
     return AuditEntry.objects.create(
         actor_id=None if api_key is not None else getattr(acting_user, "pk", None),
         actor_api_key_id=getattr(api_key, "pk", None),
+        support_admin_id=current_support_admin_id(),
         action=action,
         object_type=object_type,
         object_id=str(object_id),
@@ -95,3 +98,20 @@ def audited_delete(
     except ProtectedError as exc:
         raise Conflict(protected) from exc
     audit_record(acting_user=acting_user, action=action, object_type=label, object_id=pk)
+
+
+def audit_log_purge(*, tenant, now=None) -> int:
+    """Delete the audit entries of ``tenant`` (the active schema) older than its
+    ``audit_log_days`` entitlement; None keeps everything. Returns the rows deleted."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.entitlements import AUDIT_LOG_DAYS, entitlement_value
+
+    days = entitlement_value(tenant, AUDIT_LOG_DAYS)
+    if days is None:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted, _ = AuditEntry.objects.filter(created__lt=cutoff).delete()
+    return deleted

@@ -1,5 +1,6 @@
 from django.db.models import QuerySet
 
+from billing.entitlements import Feature, feature_usage_counter
 from tenant_apps.integrations.models import ApiKey, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 
@@ -24,3 +25,13 @@ def endpoint_awaits_dispatch(*, endpoint: WebhookEndpoint) -> bool:
     return WebhookEvent.objects.filter(
         dispatched_at__isnull=True, endpoint_ids__contains=[endpoint.pk]
     ).exists()
+
+
+@feature_usage_counter(Feature.API_KEYS)
+def active_api_key_count() -> int:
+    return ApiKey.objects.filter(revoked_at__isnull=True).count()
+
+
+@feature_usage_counter(Feature.WEBHOOKS)
+def endpoint_count() -> int:
+    return WebhookEndpoint.objects.count()

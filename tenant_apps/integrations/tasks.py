@@ -90,16 +90,32 @@ def sweep_schema(tenant, now=None) -> tuple[list[int], list[int]]:
 def sweep_webhook_deliveries() -> dict[str, int]:
     """Every 30 s (beat): over the live tenants whose plan has webhooks, queue lost
     dispatches and due retries. Two indexed queries per such tenant."""
-    from billing.entitlements import Feature
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from billing.entitlements import Feature, has_feature
     from tenants.background.recycling import walk_schemas
     from tenants.models import READ_ONLY_STATUSES, Tenant
 
+    # The plan's feature, or a live override granting it; then the one entitlement check
+    # (an override may also take it away).
+    granted = Q(
+        entitlement_overrides__key=Feature.WEBHOOKS.value,
+        entitlement_overrides__enabled=True,
+    ) & (
+        Q(entitlement_overrides__expires_at__isnull=True)
+        | Q(entitlement_overrides__expires_at__gt=timezone.now())
+    )
     tenants = {
         t.schema_name: t
-        for t in Tenant.objects.filter(plan__features__contains=[Feature.WEBHOOKS.value])
+        for t in Tenant.objects.filter(
+            Q(plan__features__contains=[Feature.WEBHOOKS.value]) | granted
+        )
         .exclude(status__in=READ_ONLY_STATUSES)
         .select_related("plan")
+        .distinct()
         .order_by("pk")
+        if has_feature(t, Feature.WEBHOOKS)
     }
     totals = {"tenants": 0, "events": 0, "endpoints": 0}
     for schema in walk_schemas(list(tenants)):

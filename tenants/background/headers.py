@@ -22,6 +22,8 @@ TENANT_ID_HEADER = "tessera_tenant_id"
 REQUEST_ID_HEADER = "tessera_request_id"
 USER_ID_HEADER = "tessera_user_id"
 FANOUT_ITEM_HEADER = "tessera_fanout_item"
+#: The platform admin behind a task queued during support access (ADR 0024).
+SUPPORT_ADMIN_HEADER = "tessera_support_admin_id"
 #: Every header of ours a message carries (and its retries keep). A task's children
 #: inherit all but the fan-out item, which belongs to one message only.
 MESSAGE_HEADERS = (
@@ -29,6 +31,7 @@ MESSAGE_HEADERS = (
     TENANT_ID_HEADER,
     REQUEST_ID_HEADER,
     USER_ID_HEADER,
+    SUPPORT_ADMIN_HEADER,
     FANOUT_ITEM_HEADER,
 )
 
@@ -75,8 +78,9 @@ def _sender_tenant() -> tuple[str | None, int | None]:
 
 
 def stamp(headers: dict[str, Any] | None) -> dict[str, Any]:
-    """``headers`` plus the sender's tenant, request id and user id (explicit ones win)."""
-    from shared_apps.core.observability import current_context
+    """``headers`` plus the sender's tenant, request id, user id and, in support access,
+    the real admin's id (explicit ones win)."""
+    from shared_apps.core.observability import current_context, current_support_admin_id
 
     stamped = dict(headers or {})
     if TENANT_SCHEMA_HEADER not in stamped:
@@ -89,6 +93,7 @@ def stamp(headers: dict[str, Any] | None) -> dict[str, Any]:
     for name, value in (
         (REQUEST_ID_HEADER, sender["request_id"]),
         (USER_ID_HEADER, sender["user_id"]),
+        (SUPPORT_ADMIN_HEADER, current_support_admin_id()),
     ):
         if value and name not in stamped:
             stamped[name] = value

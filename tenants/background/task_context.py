@@ -27,6 +27,7 @@ class TaskContext:
     request_id: str | None
     user_id: str | None
     fanout_item: int | None = None
+    support_admin_id: str | None = None  # queued during support access (ADR 0024)
 
     @classmethod
     def of(cls, request: Any) -> TaskContext:
@@ -47,6 +48,7 @@ class TaskContext:
             request_id=text(headers.REQUEST_ID_HEADER),
             user_id=text(headers.USER_ID_HEADER),
             fanout_item=number(headers.FANOUT_ITEM_HEADER),
+            support_admin_id=text(headers.SUPPORT_ADMIN_HEADER),
         )
 
 
@@ -85,6 +87,8 @@ def bind_task(task_id: str | None = None, task: Any = None, **_: Any) -> None:
 
     context = TaskContext.of(task.request)
     if context.request_id is None:
+        from shared_apps.core.observability import current_support_admin_id
+
         outer = current_context()
         context = TaskContext(
             task_id=context.task_id,
@@ -93,6 +97,8 @@ def bind_task(task_id: str | None = None, task: Any = None, **_: Any) -> None:
             request_id=outer["request_id"] or uuid.uuid4().hex,
             user_id=context.user_id or (outer["user_id"] if outer["request_id"] else None),
             fanout_item=context.fanout_item,
+            support_admin_id=context.support_admin_id
+            or (current_support_admin_id() if outer["request_id"] else None),
         )
     _tokens[task_id] = _current.set(context)
 
