@@ -46,9 +46,7 @@ class MembershipCache:
     """Bounded, thread-safe ``(schema, user id) -> (membership, generation)`` cache."""
 
     def __init__(self, maxsize: int) -> None:
-        self._entries: LRUCache[tuple[str, str], tuple[Membership, int]] = LRUCache(
-            maxsize=maxsize
-        )
+        self._entries: LRUCache[tuple[str, str], tuple[Membership, int]] = LRUCache(maxsize=maxsize)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:

@@ -89,7 +89,7 @@ def measure(path: str, *, requests: int, rounds: int) -> dict:
         response.close()
 
     try:
-        for _ in range(50):  # warm-up: imports, caches, connections
+        for _ in range(30):  # warm-up: imports, caches, connections
             one()
         assert set(statuses) == {"200 OK"}, set(statuses)
         cpu, wall = [], []
@@ -125,8 +125,8 @@ def measure(path: str, *, requests: int, rounds: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--path", default="/api/v1/products/?page_size=20")
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--top", action="store_true", help="print the top functions too")
     parser.add_argument("--dump", help="write the cProfile stats to this file")
     args = parser.parse_args(argv)

@@ -141,13 +141,21 @@ def stop(server: Server) -> None:
 
 @contextlib.contextmanager
 def servers(log_dir: Path, tenant_schema: str) -> Iterator[dict[str, Server]]:
-    """Both servers, started together and stopped on exit."""
+    """The three servers (Tessera, tenancy off, the plain-Django ceiling), started
+    together and stopped on exit."""
     started: dict[str, Server] = {}
     try:
         started["tessera"] = start("tessera", "config.settings.production", log_dir)
         started["baseline"] = start(
             "baseline",
             "tests.benchmarks.settings.notenancy",
+            log_dir,
+            BENCH_TENANT_SCHEMA=tenant_schema,
+        )
+        # The ceiling: the same rows from a plain-Django view (tests/benchmarks/ceiling.py).
+        started["ceiling"] = start(
+            "ceiling",
+            "tests.benchmarks.settings.ceiling",
             log_dir,
             BENCH_TENANT_SCHEMA=tenant_schema,
         )
