@@ -59,8 +59,10 @@ class MembershipCache:
     def membership(self, *, user_id: int | str, tenant: Tenant) -> Membership | None:
         """``membership_for(user_id, tenant)``, from the cache when the entry was read
         under the generation this transaction routed with."""
-        generation = tenant_connection().routing_generation
-        if generation is None:  # not in a routed transaction: nothing to validate by
+        # None outside a routed transaction, and on a backend that does not route (the
+        # benchmark's no-tenancy baseline): nothing to validate by, so no cache.
+        generation = getattr(tenant_connection(), "routing_generation", None)
+        if generation is None:
             return membership_for(user_id=int(user_id), tenant=tenant)
         key = (tenant.schema_name, str(user_id))
         with self._lock:
