@@ -663,3 +663,8 @@ MIDDLEWARE.insert(
 STATICFILES_DIRS = [BASE_DIR / "static"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+
+# Performance II (issue 15, ADR 0026) -----------------------------------------------------
+# Memberships cached per process, validated by the routing generation
+# (tenants/membership_cache.py): entries (tenant schema, user id) kept per process.
+MEMBERSHIP_CACHE_SIZE = env.int("MEMBERSHIP_CACHE_SIZE", default=10_000)
