@@ -1,21 +1,118 @@
+from django import forms
 from django.contrib import admin
 
-from billing.models import BillingAccount, Plan, UsageReport, WebhookEvent
+from billing.entitlements import FEATURE_LABELS, NUMERIC_LABELS, Feature
+from billing.models import (
+    BillingAccount,
+    Plan,
+    TenantEntitlementOverride,
+    UsageReport,
+    WebhookEvent,
+)
+
+
+class PlanForm(forms.ModelForm):
+    """The plan's features as checkboxes (stored as a list of ``Feature`` codes)."""
+
+    features = forms.MultipleChoiceField(
+        choices=[(f.value, FEATURE_LABELS[f]) for f in Feature],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = Plan
+        fields = (
+            "code",
+            "name",
+            "is_public",
+            "sort_order",
+            "pricing",
+            "monthly_price_cents",
+            "stripe_price_id",
+            "features",
+            "max_members",
+            "max_products",
+            "max_orders_per_month",
+            "audit_log_days",
+        )
 
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
+    """Entitlements of every tenant on the plan (cached per tenant; saving invalidates)."""
+
+    form = PlanForm
     list_display = (
         "code",
         "name",
+        "pricing",
         "stripe_price_id",
         "monthly_price_cents",
         "max_members",
         "max_products",
         "max_orders_per_month",
+        "audit_log_days",
+        "features",
         "is_public",
     )
     ordering = ("sort_order",)
+    fieldsets = (
+        (None, {"fields": ("code", "name", "is_public", "sort_order")}),
+        ("Price", {"fields": ("pricing", "monthly_price_cents", "stripe_price_id")}),
+        (
+            "Entitlements",
+            {
+                "fields": (
+                    "features",
+                    "max_members",
+                    "max_products",
+                    "max_orders_per_month",
+                    "audit_log_days",
+                ),
+                "description": "Empty numbers are unlimited (audit log: kept forever).",
+            },
+        ),
+    )
+
+
+class OverrideForm(forms.ModelForm):
+    key = forms.ChoiceField(
+        choices=[
+            *((f.value, f"feature: {FEATURE_LABELS[f]}") for f in Feature),
+            *((k, f"limit: {label}") for k, label in NUMERIC_LABELS.items()),
+        ]
+    )
+
+    class Meta:
+        model = TenantEntitlementOverride
+        fields = ("tenant", "key", "enabled", "value", "expires_at", "note")
+
+
+@admin.register(TenantEntitlementOverride)
+class TenantEntitlementOverrideAdmin(admin.ModelAdmin):
+    """Deals: one tenant's entitlement replaced (until ``expires_at``)."""
+
+    form = OverrideForm
+    list_display = ("tenant", "key", "enabled", "value", "expires_at", "note", "created_by")
+    list_filter = ("key",)
+    search_fields = ("tenant__name", "tenant__schema_name", "note")
+    autocomplete_fields = ("tenant",)
+    readonly_fields = ("created_by", "created")
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class EntitlementOverrideInline(admin.TabularInline):
+    """On the tenant page: its deals."""
+
+    model = TenantEntitlementOverride
+    form = OverrideForm
+    extra = 0
+    fields = ("key", "enabled", "value", "expires_at", "note")
 
 
 class BillingAccountInline(admin.StackedInline):
@@ -31,6 +128,13 @@ class BillingAccountInline(admin.StackedInline):
         "current_period_end",
         "past_due_since",
         "synced_at",
+        "stripe_subscription_item_id",
+        "seats_desired",
+        "seats_paid",
+        "seat_sequence",
+        "seats_pushed_sequence",
+        "seats_observed_at",
+        "seats_last_error",
     )
 
     def has_add_permission(self, request, obj=None) -> bool:

@@ -32,7 +32,9 @@ def _app_url(request: Request, path: str = "/api/v1/billing/") -> str:
 class BillingApi(TenantAPIView):
     @extend_schema(responses=BillingOverviewSerializer)
     def get(self, request: Request) -> Response:
-        return Response(BillingOverviewSerializer(billing_overview(tenant=self.tenant)).data)
+        return Response(
+            BillingOverviewSerializer(billing_overview(tenant=self.tenant, detail=True)).data
+        )
 
 
 class CheckoutApi(TenantAPIView):

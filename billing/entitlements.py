@@ -1,21 +1,43 @@
-"""What a tenant's plan includes, besides its numeric limits (SPEC §13 entitlements).
+"""What a tenant may use: its plan's entitlements plus per-tenant overrides (ADR 0025).
 
-One check, ``require_feature(tenant, Feature.API_KEYS)``, raising ``FeatureNotInPlan``
-(402 ``feature_not_in_plan``). The features of a plan are data (``Plan.features``, seeded
-by ``billing/migrations/0005_plan_features.py``), so a plan is changed in the admin, not
-in code. Per-tenant overrides (SPEC §13, the entitlements issue) belong in
-``tenant_features`` and nowhere else.
+One mechanism for everything a plan includes:
+
+* **features** (``Feature``): on or off; ``require_feature(tenant, Feature.API_KEYS)``
+  raises ``FeatureNotInPlan`` (402 ``feature_not_in_plan``);
+* **numeric limits** (``billing.limits.Limit``: members, products, orders a month) read
+  by ``billing.limits.limit_check`` (402 ``plan_limit_exceeded``), None = unlimited;
+* **audit_log_days**: how long the audit log is kept (None = forever).
+
+The plan's values are data (``Plan.features``, ``Plan.max_*``, ``Plan.audit_log_days``)
+and a ``TenantEntitlementOverride`` (a deal, optionally expiring) replaces one of them for
+one tenant; both are edited in the Django admin. ``tenant_entitlements`` is the only
+reader: every check (services, the API-key authentication, tasks) goes through it.
+
+Cached in the ``shared`` cache (no schema prefix, so the admin on public and a request on
+the tenant's host see one entry) under a key carrying a global generation: saving or
+deleting a plan bumps the generation, an override deletes its tenant's entry, and an
+entry never outlives the next override expiry. The cache is an accelerator only: when
+Redis is down the values are read from the database.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
-from typing import TYPE_CHECKING
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.core.cache import caches
+from django.utils import timezone
 
 from shared_apps.core.errors import FeatureNotInPlan
 
 if TYPE_CHECKING:
     from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
 
 
 class Feature(enum.StrEnum):
@@ -32,10 +54,145 @@ FEATURE_LABELS = {
     Feature.MFA_ENFORCEMENT: "MFA enforcement",
 }
 
+AUDIT_LOG_DAYS = "audit_log_days"
+# Numeric entitlements: limit code → Plan field (the limits of billing.limits, and the
+# audit log retention).
+NUMERIC_FIELDS = {
+    "members": "max_members",
+    "products": "max_products",
+    "orders_per_month": "max_orders_per_month",
+    AUDIT_LOG_DAYS: "audit_log_days",
+}
+NUMERIC_LABELS = {
+    "members": "Members",
+    "products": "Products",
+    "orders_per_month": "Orders a month",
+    AUDIT_LOG_DAYS: "Audit log kept (days)",
+}
+ENTITLEMENT_KEYS = frozenset({*(f.value for f in Feature), *NUMERIC_FIELDS})
+
+CACHE_ALIAS = "shared"
+CACHE_SECONDS = 300
+_GENERATION_KEY = "entitlements:generation"
+
+
+@dataclass(frozen=True)
+class Entitlements:
+    plan_id: int
+    features: frozenset[str]
+    values: dict[str, int | None]  # numeric entitlements; None = unlimited
+    overridden: frozenset[str] = field(default_factory=frozenset)
+    expires: float | None = None  # epoch seconds of the earliest override expiry
+
+    def value(self, key: str) -> int | None:
+        return self.values.get(key)
+
+    def as_cached(self) -> dict[str, Any]:
+        return {
+            "plan_id": self.plan_id,
+            "features": sorted(self.features),
+            "values": self.values,
+            "overridden": sorted(self.overridden),
+            "expires": self.expires,
+        }
+
+    @classmethod
+    def from_cached(cls, data: dict[str, Any]) -> Entitlements:
+        return cls(
+            plan_id=data["plan_id"],
+            features=frozenset(data["features"]),
+            values=dict(data["values"]),
+            overridden=frozenset(data["overridden"]),
+            expires=data["expires"],
+        )
+
+
+def _cache():
+    return caches[CACHE_ALIAS]
+
+
+def _cache_key(tenant_id: int) -> str:
+    try:
+        generation = _cache().get(_GENERATION_KEY) or 0
+    except Exception:
+        generation = "down"
+    return f"entitlements:{generation}:{tenant_id}"
+
+
+def entitlements_compute(tenant: Tenant, *, now: dt.datetime | None = None) -> Entitlements:
+    """The entitlements of ``tenant`` now, from the database (plan + live overrides)."""
+    from billing.models import Plan, TenantEntitlementOverride
+
+    now = now or timezone.now()
+    plan = Plan.objects.get(pk=tenant.plan_id)
+    features = {f for f in (plan.features or ()) if f in Feature._value2member_map_}
+    values: dict[str, int | None] = {
+        key: getattr(plan, attr) for key, attr in NUMERIC_FIELDS.items()
+    }
+    overridden: set[str] = set()
+    expires: dt.datetime | None = None
+    overrides = TenantEntitlementOverride.objects.for_tenant(tenant).exclude(expires_at__lte=now)
+    for override in overrides:
+        if override.key in NUMERIC_FIELDS:
+            values[override.key] = override.value
+        elif override.key in Feature._value2member_map_:
+            (features.add if override.enabled else features.discard)(override.key)
+        else:
+            continue
+        overridden.add(override.key)
+        if override.expires_at is not None and (expires is None or override.expires_at < expires):
+            expires = override.expires_at
+    return Entitlements(
+        plan_id=plan.pk,
+        features=frozenset(features),
+        values=values,
+        overridden=frozenset(overridden),
+        expires=expires.timestamp() if expires else None,
+    )
+
+
+def tenant_entitlements(tenant: Tenant) -> Entitlements:
+    """What ``tenant`` may use now (cached; see the module docstring)."""
+    key = _cache_key(tenant.pk)
+    now = timezone.now()
+    try:
+        cached = _cache().get(key)
+    except Exception:
+        cached = None
+    if cached is not None:
+        found = Entitlements.from_cached(cached)
+        if found.plan_id == tenant.plan_id and (
+            found.expires is None or found.expires > now.timestamp()
+        ):
+            return found
+    found = entitlements_compute(tenant, now=now)
+    timeout = CACHE_SECONDS
+    if found.expires is not None:
+        timeout = max(1, min(timeout, int(found.expires - now.timestamp())))
+    try:
+        _cache().set(key, found.as_cached(), timeout=timeout)
+    except Exception:
+        logger.warning("entitlements not cached: cache unavailable")
+    return found
+
+
+def entitlements_invalidate(*, tenant_id: int | None = None) -> None:
+    """Forget cached entitlements: one tenant's, or (None) every tenant's."""
+    try:
+        if tenant_id is None:
+            try:
+                _cache().incr(_GENERATION_KEY)
+            except ValueError:  # no generation yet
+                _cache().set(_GENERATION_KEY, 1, timeout=None)
+        else:
+            _cache().delete(_cache_key(tenant_id))
+    except Exception:
+        logger.warning("entitlements cache not invalidated: cache unavailable")
+
 
 def tenant_features(tenant: Tenant) -> frozenset[str]:
-    """The features ``tenant`` may use now (its plan's; overrides go here)."""
-    return frozenset(tenant.plan.features or ())
+    """The features ``tenant`` may use now (its plan's, with overrides applied)."""
+    return tenant_entitlements(tenant).features
 
 
 def has_feature(tenant: Tenant, feature: Feature) -> bool:
@@ -43,10 +200,35 @@ def has_feature(tenant: Tenant, feature: Feature) -> bool:
 
 
 def require_feature(tenant: Tenant, feature: Feature) -> None:
-    """Raise ``FeatureNotInPlan`` (402) unless ``tenant``'s plan includes ``feature``."""
+    """Raise ``FeatureNotInPlan`` (402) unless ``tenant`` may use ``feature``."""
     if not has_feature(tenant, feature):
         raise FeatureNotInPlan(
             f"Your {tenant.plan.name} plan does not include {FEATURE_LABELS[feature]}; "
             "upgrade to use them.",
             fields={"feature": feature.value, "plan": tenant.plan.code},
         )
+
+
+# Apps that own what a feature makes register how much of it a tenant uses (for the
+# billing page), so billing imports none of their models.
+_FEATURE_USAGE: dict[Feature, Callable[[], int]] = {}
+
+
+def feature_usage_counter(feature: Feature) -> Callable[[Callable[[], int]], Callable[[], int]]:
+    """Register ``counter() -> int`` (run in the tenant's schema) as ``feature``'s usage."""
+
+    def register(counter: Callable[[], int]) -> Callable[[], int]:
+        _FEATURE_USAGE[feature] = counter
+        return counter
+
+    return register
+
+
+def feature_usage(feature: Feature) -> int | None:
+    counter = _FEATURE_USAGE.get(feature)
+    return counter() if counter else None
+
+
+def entitlement_value(tenant: Tenant, key: str) -> int | None:
+    """A numeric entitlement (a limit code or ``audit_log_days``); None = unlimited."""
+    return tenant_entitlements(tenant).value(key)

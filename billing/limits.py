@@ -23,6 +23,7 @@ class Limit(enum.StrEnum):
     ORDERS_PER_MONTH = "orders_per_month"
 
 
+# The Plan field of each limit (the plan's value; billing.entitlements applies overrides).
 _PLAN_FIELD = {
     Limit.MEMBERS: "max_members",
     Limit.PRODUCTS: "max_products",
@@ -53,7 +54,10 @@ def usage_counter(limit: Limit) -> Callable[[Callable[[Tenant], int]], Callable[
 
 
 def limit_of(tenant: Tenant, limit: Limit) -> int | None:
-    return getattr(tenant.plan, _PLAN_FIELD[limit])
+    """The tenant's cap on ``limit`` (its plan's, or an override's: billing.entitlements)."""
+    from billing.entitlements import entitlement_value
+
+    return entitlement_value(tenant, limit.value)
 
 
 def usage_of(tenant: Tenant, limit: Limit) -> int:

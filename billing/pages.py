@@ -30,7 +30,7 @@ class BillingPage(TenantPageView):
     writes_allowed_when_read_only = True
 
     def get(self, request, *args, **kwargs):
-        overview = billing_overview(tenant=self.tenant)
+        overview = billing_overview(tenant=self.tenant, detail=True)
         return self.render_page(
             overview=overview,
             usage=usage_rows(overview),
@@ -47,7 +47,7 @@ class CheckoutAction(BillingPage):
     def post(self, request, *args, **kwargs):
         form = CheckoutForm(request.POST)
         if not form.is_valid():
-            overview = billing_overview(tenant=self.tenant)
+            overview = billing_overview(tenant=self.tenant, detail=True)
             return self.render_page(
                 overview=overview, usage=usage_rows(overview), form_error=True, status=400
             )

@@ -4,7 +4,8 @@ from rest_framework import serializers
 class PlanBriefSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
-    monthly_price_cents = serializers.IntegerField()
+    monthly_price_cents = serializers.IntegerField(help_text="a seat's price on per-seat plans")
+    per_seat = serializers.BooleanField()
 
 
 class PlanOfferSerializer(PlanBriefSerializer):
@@ -22,6 +23,24 @@ class SubscriptionSerializer(serializers.Serializer):
     current_period_end = serializers.DateTimeField(allow_null=True)
 
 
+class SeatsSerializer(serializers.Serializer):
+    used = serializers.IntegerField(help_text="billable members (everyone but viewers)")
+    paid = serializers.IntegerField(allow_null=True, help_text="the Stripe quantity")
+    price_cents = serializers.IntegerField()
+    pending = serializers.BooleanField(help_text="a change not yet confirmed by Stripe")
+    error = serializers.BooleanField()
+
+
+class EntitlementSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # the JSON key
+    kind = serializers.CharField(help_text='"feature" or "limit"')
+    included = serializers.BooleanField()
+    value = serializers.IntegerField(allow_null=True, help_text="limits: null = unlimited")
+    usage = serializers.IntegerField(allow_null=True)
+    overridden = serializers.BooleanField()
+
+
 class BillingOverviewSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
     message = serializers.CharField(allow_blank=True)
@@ -32,6 +51,8 @@ class BillingOverviewSerializer(serializers.Serializer):
     limits = LimitsSerializer(help_text="null means unlimited")
     usage = LimitsSerializer()
     subscription = SubscriptionSerializer()
+    seats = SeatsSerializer(allow_null=True, help_text="per-seat plans only")
+    entitlements = EntitlementSerializer(many=True)
     plans = PlanOfferSerializer(many=True)
 
 

@@ -142,12 +142,17 @@ def checkout_session_create(
     if plan is None or not plan.stripe_price_id:
         raise ValidationFailed(fields={"plan": [f"{plan_code!r} cannot be bought online."]})
     customer_id = customer_ensure(tenant=tenant)
+    quantity = 1
+    if plan.is_per_seat:
+        from billing.seats import billable_seat_count
+
+        quantity = max(1, billable_seat_count(tenant))
     session = _call(
         stripe.checkout.Session.create,
         mode="subscription",
         customer=customer_id,
         client_reference_id=str(tenant.pk),
-        line_items=[{"price": plan.stripe_price_id, "quantity": 1}],
+        line_items=[{"price": plan.stripe_price_id, "quantity": quantity}],
         success_url=success_url,
         cancel_url=cancel_url,
         subscription_data={"metadata": {"tenant_id": str(tenant.pk), "plan": plan.code}},
@@ -193,9 +198,29 @@ def _timestamp(value: Any) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(int(value), tz=dt.UTC) if value else None
 
 
+def _plan_item(subscription: Any, plan: Plan | None) -> Any | None:
+    items = (subscription.get("items") or {}).get("data") or []
+    for item in items:
+        if plan is not None and (item.get("price") or {}).get("id") == plan.stripe_price_id:
+            return item
+    return items[0] if items else None
+
+
 @transaction.atomic
-def subscription_apply(*, tenant: Tenant, subscription: Any | None, reason: str) -> Tenant:
-    """Set the tenant's plan and status from the newest state of its subscription."""
+def subscription_apply(
+    *,
+    tenant: Tenant,
+    subscription: Any | None,
+    reason: str,
+    observed_at: dt.datetime | None = None,
+) -> Tenant:
+    """Set the tenant's plan and status from the newest state of its subscription.
+
+    ``observed_at`` is when that state was read from Stripe: a per-seat item's quantity
+    is stored only if no newer observation is (``billing.seats.seats_observe``).
+    """
+    from billing import seats
+
     tenant = Tenant.objects.select_for_update().select_related("plan").get(pk=tenant.pk)
     account = (
         BillingAccount.objects.for_tenant(tenant)
@@ -220,9 +245,25 @@ def subscription_apply(*, tenant: Tenant, subscription: Any | None, reason: str)
     account.save()
 
     plan = _plan_for(subscription)
+    item = _plan_item(subscription, plan)
+    account.stripe_subscription_item_id = item.get("id", "") if item else ""
+    account.save(update_fields=["stripe_subscription_item_id"])
     if plan is not None and plan.pk != tenant.plan_id:
         tenant.plan = plan
         tenant.save(update_fields=["plan", "updated"])
+    if tenant.plan.is_per_seat and item is not None:
+        seats.seats_observe(
+            account=account, quantity=item.get("quantity"), observed_at=observed_at or now
+        )
+        recorded = seats.seats_record(tenant=tenant)  # queues a push if the count moved
+        if recorded is not None:
+            recorded.refresh_from_db()
+            if recorded.seats_paid != recorded.seats_desired and status not in (
+                "canceled",
+                "incomplete_expired",
+            ):
+                tenant_id = tenant.pk
+                transaction.on_commit(lambda: seats._queue_push(tenant_id))
     target = SUBSCRIPTION_TO_TENANT.get(status)
     if target is not None and tenant.status != target:
         tenant_set_status(tenant=tenant, status=target, acting_user=None, reason=reason)
@@ -235,11 +276,15 @@ def subscription_sync(*, tenant: Tenant, reason: str = "sync") -> Tenant:
     if not account.stripe_customer_id:
         return tenant
     stripe = stripe_api()
+    observed_at = timezone.now()  # the state read below is at least this new
     listing = _call(
         stripe.Subscription.list, customer=account.stripe_customer_id, status="all", limit=20
     )
     return subscription_apply(
-        tenant=tenant, subscription=_best_subscription(list(listing["data"])), reason=reason
+        tenant=tenant,
+        subscription=_best_subscription(list(listing["data"])),
+        reason=reason,
+        observed_at=observed_at,
     )
 
 

@@ -7,7 +7,7 @@ import logging
 
 from django.utils import timezone
 
-from billing import services
+from billing import seats, services
 from billing.models import WebhookEvent, WebhookEventStatus
 from billing.stripe_client import billing_enabled
 from tenants.context import current_tenant
@@ -61,3 +61,40 @@ def meter_usage(*, period: str) -> int | None:
     day = dt.date.fromisoformat(period[:10]) - dt.timedelta(days=1)
     report = services.usage_report(tenant=current_tenant(), day=day)
     return report.quantity if report else None
+
+
+SEAT_PUSH_MAX_RETRIES = 8
+
+
+@tenant_task(
+    queue="billing",
+    writes=False,  # writes billing rows in public only; a suspended tenant's seats still count
+    autoretry_for=(services.StripeUnavailable, services.StripeRejected),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=SEAT_PUSH_MAX_RETRIES,
+)
+def push_seats() -> int | None:
+    """After a membership change (per-seat plans): Stripe's quantity := billable members.
+    Retries reuse the change's idempotency key (billing.seats)."""
+    account = seats.seats_push(tenant=current_tenant())
+    return account.seats_paid if account else None
+
+
+@tenant_task(queue="billing", writes=False)
+def reconcile_seats(*, period: str) -> int | None:
+    """Per tenant (fan-out, hourly): recount billable members and push what differs."""
+    if not billing_enabled():
+        return None
+    account = seats.seats_reconcile(tenant=current_tenant())
+    return account.seats_paid if account else None
+
+
+@tenant_task(queue="bulk", writes=False)  # retention applies to read-only tenants too
+def purge_audit_log(*, period: str) -> int:
+    """Per tenant (fan-out, daily): delete audit entries older than the tenant's
+    ``audit_log_days`` entitlement (None: kept forever)."""
+    from tenant_apps.audit.services import audit_log_purge
+
+    return audit_log_purge(tenant=current_tenant())

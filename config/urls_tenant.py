@@ -56,6 +56,7 @@ app_pages: list[URLPattern | URLResolver] = [
     path("", include("tenant_apps.exports.page_urls")),
     path("", include("shared_apps.organizations.page_urls")),
     path("", include("billing.page_urls")),
+    path("", include("tenant_apps.integrations.page_urls")),
 ]
 
 urlpatterns = [
@@ -67,4 +68,6 @@ urlpatterns = [
     # project's adapter, forms and templates (ADR 0018).
     path("accounts/", include("shared_apps.accounts.urls")),
     path("app/settings/mfa/", MfaRequirementPage.as_view(), name="settings-mfa"),
+    # Support access (ADR 0024): the admin's hand-off, the end, the owners' switch.
+    path("", include("shared_apps.support.urls")),
 ]

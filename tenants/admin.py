@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 
-from billing.admin import BillingAccountInline
+from billing.admin import BillingAccountInline, EntitlementOverrideInline
 from shared_apps.core.errors import TesseraError
 from tenants.fanout import retry_failed, run_summary
 from tenants.models import (
@@ -71,12 +71,36 @@ class TenantAdmin(admin.ModelAdmin):
         "created",
         "updated",
     )
-    inlines = [DomainInline, BillingAccountInline, TenantEventInline]
+    inlines = [DomainInline, BillingAccountInline, EntitlementOverrideInline, TenantEventInline]
+    # A "Support access" button among the object tools (ADR 0024).
+    change_form_template = "admin/tenants/tenant/change_form.html"
     actions = ["suspend_tenants", "resume_tenants", "resync_billing"]
     list_select_related = ("plan",)
 
     def get_queryset(self, request) -> QuerySet[Tenant]:
         return tenant_admin_list()
+
+    def get_urls(self):
+        from functools import partial
+
+        from django.urls import path
+
+        from shared_apps.support.admin import support_end_view, support_start_view
+
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/support/",
+                view(partial(support_start_view, self)),
+                name="tenants_tenant_support",
+            ),
+            path(
+                "support-sessions/<int:object_id>/end/",
+                view(partial(support_end_view, self)),
+                name="tenants_tenant_support_end",
+            ),
+            *super().get_urls(),
+        ]
 
     @admin.display(description="Primary domain", ordering="primary_domain")
     def primary_domain(self, obj: Tenant) -> str:

@@ -82,6 +82,15 @@ class TenantResolver:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def cached_tenant(self, host: str | None) -> Tenant | None:
+        """The tenant cached for ``host``, without SQL and without validating it (that is
+        ``route``'s job); None if this process has not resolved it to a tenant yet."""
+        if host is None:
+            return None
+        with self._lock:
+            cached = self._entries.get(host)
+        return cached[0] if cached is not None else None
+
     def route(self, host: str | None) -> Route:
         """Resolve ``host`` and switch the connection to its schema (public if unknown)."""
         db = tenant_connection()

@@ -133,7 +133,11 @@ class Worker:
         visibility_timeout: float | None = None,
         queues: str = "default,billing,bulk",
         include: str = "tests.background_tasks",
+        env: dict[str, str] | None = None,
     ) -> None:
+        """``env``: environment variables of the worker process on top of this one's (the
+        settings read from the environment, e.g. ``WEBHOOK_RETRY_SCHEDULE``)."""
+        self.env = env or {}
         self.queues = queues
         self.include = include
         self.database = database
@@ -166,7 +170,12 @@ class Worker:
         offset = self.log_path.stat().st_size
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                command, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command,
+                cwd=BASE_DIR,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, **self.env},
             )
         wait_for(lambda: " ready." in self.log(offset), timeout=timeout, what="worker ready")
         return self

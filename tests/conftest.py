@@ -173,6 +173,15 @@ def owner_client(alpha) -> APIClient:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_entitlements_cache():
+    """A test's rolled-back plan or override changes never reach the next test through
+    the entitlements cache (in production every change commits and invalidates)."""
+    from billing.entitlements import entitlements_invalidate
+
+    entitlements_invalidate()
+
+
+@pytest.fixture(autouse=True)
 def _connection_starts_on_public():
     """Requests leave the connection on their tenant (as in production); tests start clean."""
     connection.set_schema_to_public()

@@ -58,8 +58,14 @@ class PgBouncer:
         pool_size: int = 3,
         max_client_conn: int = 200,
         query_wait_timeout: int = 30,
+        server_check_delay: int = 0,
+        unix_socket: bool = False,
         user: str = "postgres",
     ) -> None:
+        """``server_check_delay`` 0 (the tests): PgBouncer checks a server connection
+        (``SELECT 1``) before every transaction it hands out, so a killed one is noticed at
+        once; 30 is PgBouncer's default and the deployed setting (the benchmark).
+        ``unix_socket``: also listen on a Unix socket in its directory (``socket_url``)."""
         binary = pgbouncer_binary()
         if binary is None:
             raise RuntimeError(PGBOUNCER_MISSING)
@@ -84,7 +90,7 @@ class PgBouncer:
                     "[pgbouncer]",
                     "listen_addr = 127.0.0.1",
                     f"listen_port = {port}",
-                    "unix_socket_dir =",
+                    f"unix_socket_dir = {self.directory if unix_socket else ''}",
                     "auth_type = trust",
                     f"auth_file = {self.directory / 'users.txt'}",
                     f"admin_users = {user}",
@@ -95,7 +101,7 @@ class PgBouncer:
                     f"max_client_conn = {max_client_conn}",
                     f"query_wait_timeout = {query_wait_timeout}",
                     "server_reset_query =",
-                    "server_check_delay = 0",
+                    f"server_check_delay = {server_check_delay}",
                     "ignore_startup_parameters = extra_float_digits",
                     f"logfile = {self.log_path}",
                     f"pidfile = {self.directory / 'pgbouncer.pid'}",
@@ -113,6 +119,10 @@ class PgBouncer:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}" + (
             f"?{params}" if params else ""
         )
+
+    def socket_url(self, database: str) -> str:
+        """The same PgBouncer over its Unix socket (``unix_socket=True``)."""
+        return f"postgresql://{self.user}@/{database}?host={self.directory}&port={self.port}"
 
     def start(self, timeout: float = 10) -> PgBouncer:
         self.process = subprocess.Popen(

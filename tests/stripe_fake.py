@@ -76,6 +76,7 @@ def subscription_object(
     price_id: str,
     sub_id: str | None = None,
     created: int | None = None,
+    quantity: int = 1,
 ) -> dict[str, Any]:
     now = int(time.time())
     sub_id = sub_id or new_id("sub")
@@ -102,7 +103,7 @@ def subscription_object(
                 {
                     "id": new_id("si"),
                     "object": "subscription_item",
-                    "quantity": 1,
+                    "quantity": quantity,
                     "subscription": sub_id,
                     "current_period_start": now,
                     "current_period_end": now + 30 * 86400,
@@ -194,9 +195,14 @@ class FakeStripe:
         self.subscriptions: dict[str, dict] = {}
         self.requests: list[dict[str, Any]] = []
         self.meter_events: list[dict[str, Any]] = []
+        # Every subscription item update Stripe applied (a replayed idempotent request
+        # is not applied again, as on Stripe): {"item", "quantity", "proration_behavior",
+        # "idempotency_key"}.
+        self.item_updates: list[dict[str, Any]] = []
         self.failures: dict[str, int] = defaultdict(int)  # "GET /v1/subscriptions" -> n
-        self._idempotent: dict[str, tuple[int, dict]] = {}
+        self._idempotent: dict[str, tuple[int, dict, tuple[str, dict]]] = {}
         self._lock = threading.Lock()
+        self._request_key: str | None = None  # Idempotency-Key of the request being routed
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -223,6 +229,7 @@ class FakeStripe:
                 store.clear()
             self.requests.clear()
             self.meter_events.clear()
+            self.item_updates.clear()
 
     def fail(self, route: str, times: int) -> None:
         self.failures[route] = times
@@ -230,6 +237,48 @@ class FakeStripe:
     def set_subscription(self, sub: dict[str, Any]) -> dict[str, Any]:
         self.subscriptions[sub["id"]] = sub
         return sub
+
+    def item(self, item_id: str) -> dict[str, Any] | None:
+        for sub in self.subscriptions.values():
+            for item in sub["items"]["data"]:
+                if item["id"] == item_id:
+                    return item
+        return None
+
+    def _update_item(self, item_id: str, body: dict[str, Any], key: str | None) -> tuple[int, dict]:
+        """``POST /v1/subscription_items/{id}``: Stripe's SubscriptionItem update."""
+        item = self.item(item_id)
+        if item is None:
+            return _missing("subscription_item")
+        proration = body.get("proration_behavior", "create_prorations")
+        if proration not in ("create_prorations", "always_invoice", "none"):
+            return 400, {
+                "error": {
+                    "type": "invalid_request_error",
+                    "param": "proration_behavior",
+                    "message": f"Invalid proration_behavior: {proration}",
+                }
+            }
+        if "quantity" in body:
+            quantity = body["quantity"]
+            if not str(quantity).isdigit():
+                return 400, {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "param": "quantity",
+                        "message": "Invalid integer: " + str(quantity),
+                    }
+                }
+            item["quantity"] = int(quantity)
+        self.item_updates.append(
+            {
+                "item": item_id,
+                "quantity": item["quantity"],
+                "proration_behavior": proration,
+                "idempotency_key": key,
+            }
+        )
+        return 200, json.loads(json.dumps(item))
 
     # HTTP ----------------------------------------------------------------------------------
 
@@ -286,6 +335,8 @@ class FakeStripe:
         if method == "GET" and path.startswith("/v1/subscriptions/"):
             obj = self.subscriptions.get(path.rsplit("/", 1)[1])
             return (200, obj) if obj else _missing("subscription")
+        if method == "POST" and path.startswith("/v1/subscription_items/"):
+            return self._update_item(path.rsplit("/", 1)[1], body, self._request_key)
         if method == "POST" and path == "/v1/billing/meter_events":
             event = {
                 "object": "billing.meter_event",
@@ -333,11 +384,23 @@ class FakeStripe:
                             {"error": {"type": "api_error", "message": "injected"}},
                         )
                     elif key and method == "POST" and key in fake._idempotent:
-                        status, payload = fake._idempotent[key]
+                        status, payload, first = fake._idempotent[key]
+                        if first != (url.path, body):  # Stripe refuses a reused key
+                            status, payload = (
+                                400,
+                                {
+                                    "error": {
+                                        "type": "idempotency_error",
+                                        "message": "Keys for idempotent requests can only be "
+                                        "used with the same parameters they were first used with.",
+                                    }
+                                },
+                            )
                     else:
+                        fake._request_key = key  # (under the lock) for routes that record it
                         status, payload = fake._route(method, url.path, query, body)
                         if key and method == "POST" and status < 500:
-                            fake._idempotent[key] = (status, payload)
+                            fake._idempotent[key] = (status, payload, (url.path, body))
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -190,6 +190,32 @@ def finish_database(config: dict) -> dict:
     return config
 
 
+# Read replicas (issue 12, ADR 0015) ------------------------------------------------------
+# DATABASE_REPLICA_URL (optional): a streaming replica of DATABASE_URL. Tenant reads of safe
+# requests go there (tenants/replicas.py) unless the client wrote within
+# REPLICA_STICKY_SECONDS or the replica lags more than REPLICA_MAX_LAG_SECONDS or is down;
+# writes, the admin, tasks and commands always use the primary. Unset: one database.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=2.0)
+REPLICA_STICKY_SECONDS = env.float("REPLICA_STICKY_SECONDS", default=5.0)
+# How often a process checks the replica's lag (and retries one that was down).
+REPLICA_CHECK_SECONDS = 1.0
+DATABASE_ROUTERS = ["tenants.replicas.ReplicaRouter", *DATABASE_ROUTERS]
+
+
+def with_replica(databases: dict, replica_url: str = DATABASE_REPLICA_URL) -> dict:
+    """``databases`` plus the ``replica`` alias when a replica URL is given: the same
+    backend and options as the primary, never migrated, mirrored in tests, and quick to
+    give up connecting (the primary serves while it is away)."""
+    if not replica_url:
+        return databases
+    replica = finish_database(database_from_url(replica_url))
+    replica["CONNECT_RETRY_SECONDS"] = 0
+    replica["OPTIONS"].setdefault("connect_timeout", 2)
+    replica["TEST"] = {"MIRROR": "default"}
+    return {**databases, "replica": replica}
+
+
 def cache_settings(redis_url: str) -> dict:
     return {
         "default": {
@@ -510,6 +536,45 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Support access (impersonation, SPEC §13, ADR 0024) ----------------------------------------
+# A platform admin with the support permission acts as a tenant member, in the web app
+# and the API on the tenant's host, for at most SUPPORT_ACCESS_MINUTES; the admin hands
+# off to that host with a single-use signed token valid SUPPORT_ACCESS_HANDOFF_SECONDS.
+SUPPORT_ACCESS_MINUTES = env.float("SUPPORT_ACCESS_MINUTES", default=30)
+SUPPORT_ACCESS_HANDOFF_SECONDS = env.int("SUPPORT_ACCESS_HANDOFF_SECONDS", default=120)
+SHARED_APPS += ["shared_apps.support"]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "shared_apps.support.middleware.SupportAccessMiddleware",
+)
+TEMPLATES[0]["OPTIONS"]["context_processors"].append(  # type: ignore[index]
+    "shared_apps.support.context_processors.support"
+)
+
+# Per-seat plans and entitlements (billing.seats, billing.entitlements, ADR 0025) -------
+# How Stripe prorates a seat change mid-period: create_prorations (next invoice),
+# always_invoice (invoice now) or none.
+BILLING_SEAT_PRORATION = env("BILLING_SEAT_PRORATION", default="create_prorations")
+CELERY_BEAT_SCHEDULE["seat-reconcile"] = {  # per-seat quantities Stripe has not confirmed
+    "task": "tenants.tasks.run_fanout",
+    "schedule": timedelta(hours=1),
+    "kwargs": {
+        "job": "seat-reconcile",
+        "task": "billing.tasks.reconcile_seats",
+        "cadence": "hourly",
+    },
+}
+CELERY_BEAT_SCHEDULE["audit-log-retention"] = {  # the audit_log_days entitlement
+    "task": "tenants.tasks.run_fanout",
+    "schedule": timedelta(hours=6),
+    "kwargs": {
+        "job": "audit-log-retention",
+        "task": "billing.tasks.purge_audit_log",
+        "cadence": "daily",
+    },
+}
+
 # A tenant's data, out and gone (tenants.data, ADR 0023) ----------------------------------
 TENANT_DELETION_GRACE_DAYS = env.int("TENANT_DELETION_GRACE_DAYS", default=14)
 TENANT_DATA_EXPORT_DAYS = env.int("TENANT_DATA_EXPORT_DAYS", default=7)
@@ -526,7 +591,7 @@ WEBHOOK_RETRY_SCHEDULE = [
         "WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000", "36000", "36000"]
     )
 ]
-WEBHOOK_RETRY_JITTER = 0.2
+WEBHOOK_RETRY_JITTER = env.float("WEBHOOK_RETRY_JITTER", default=0.2)
 # An endpoint failing for this many seconds (every attempt since) is disabled and its
 # tenant's owners emailed; default 3 days.
 WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=3 * 24 * 3600)
@@ -534,8 +599,9 @@ WEBHOOK_TIMEOUT = 10.0  # the whole attempt, at most (SPEC §11)
 WEBHOOK_CONNECT_TIMEOUT = 3.0
 # Attempts in flight at once per endpoint (1: in order per endpoint).
 WEBHOOK_ENDPOINT_CONCURRENCY = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=1)
-# How long a worker holds a delivery while it sends it (> WEBHOOK_TIMEOUT).
-WEBHOOK_LEASE_SECONDS = 30
+# How long a worker holds a delivery while it sends it (> WEBHOOK_TIMEOUT); a worker
+# killed mid-send leaves its lease to run out before the sweeper hands the delivery on.
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=30)
 # The secret replaced by rotate-secret/ keeps signing deliveries this long.
 WEBHOOK_SECRET_OVERLAP_SECONDS = 24 * 3600
 CELERY_BEAT_SCHEDULE["webhook-sweeper"] = {  # outbox rows whose enqueue was lost, retries

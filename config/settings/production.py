@@ -15,13 +15,14 @@ from config.settings.base import (
     database_from_url,
     env,
     finish_database,
+    with_replica,
 )
 from shared_apps.core.observability import sentry_init
 
 # Required: the process refuses to start without them (environ.ImproperlyConfigured).
 SECRET_KEY = env("SECRET_KEY")
 ROOT_DOMAIN = env("ROOT_DOMAIN").lower()
-DATABASES = {"default": finish_database(database_from_url(env("DATABASE_URL")))}
+DATABASES = with_replica({"default": finish_database(database_from_url(env("DATABASE_URL")))})
 REDIS_URL = env("REDIS_URL")
 CACHES = cache_settings(REDIS_URL)
 CELERY_BROKER_URL = celery_broker_url(REDIS_URL)

@@ -5,6 +5,13 @@ from config.settings.base import cache_settings, celery_broker_url, env
 ROOT_DOMAIN = "localhost"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = cache_settings(REDIS_URL)
+# xdist workers share one Redis but each has its own database, where the same schemas
+# (t_alpha, t_beta) hold different rows: each worker's keys (and those of the Celery
+# workers it starts, which inherit its environment) carry its name.
+_XDIST_WORKER = env("PYTEST_XDIST_WORKER", default="")
+if _XDIST_WORKER:
+    for _alias in CACHES.values():
+        _alias["KEY_PREFIX"] = f"{_alias.get('KEY_PREFIX', '')}{_XDIST_WORKER}"
 CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 TENANT_SPARE_SCHEMAS = 2

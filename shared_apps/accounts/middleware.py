@@ -35,6 +35,8 @@ class AccountGatesMiddleware:
         user = getattr(request, "user", None)
         if tenant is None or user is None or not user.is_authenticated:
             return None
+        if getattr(request, "support_access", None) is not None:
+            return None  # support access: the member's own set-up is not theirs to do
         if mfa_setup_required(user=user, tenant=tenant):
             return HttpResponseRedirect(TOTP_SETUP_PATH)
         if email_verification_state(user=user).overdue:

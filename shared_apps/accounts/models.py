@@ -79,6 +79,8 @@ class TenantSecurityPolicy(TenantOwned, models.Model):
     # Members without TOTP are sent to set it up at their next web login and kept on
     # the set-up page until they have (API clients enrol through me/mfa/totp/).
     mfa_required = models.BooleanField(default=False)
+    # Platform admins may act as a member for a while (support access, ADR 0024).
+    support_access_allowed = models.BooleanField(default=True)
     updated = models.DateTimeField(auto_now=True)
 
     objects = TenantOwnedManager()

@@ -277,7 +277,12 @@ def _notify(request, template_prefix: str, user: User) -> None:
 @transaction.atomic
 def tenant_mfa_requirement_set(*, tenant, required: bool, acting_user: User, request=None):
     """Require (or stop requiring) TOTP for every member of ``tenant``. An owner who
-    requires it must have it: they would otherwise lock themselves into the set-up."""
+    requires it must have it: they would otherwise lock themselves into the set-up.
+    Requiring it is an entitlement (402 ``feature_not_in_plan``); lifting it never is."""
+    from billing.entitlements import Feature, require_feature
+
+    if required:
+        require_feature(tenant, Feature.MFA_ENFORCEMENT)
     if required and not user_has_totp(user=acting_user):
         raise OwnMfaFirst()
     policy, _ = (

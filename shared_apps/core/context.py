@@ -15,3 +15,7 @@ request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # The schema name of the tenant whose task is running, or None outside a tenant task.
 tenant_schema: ContextVar[str | None] = ContextVar("tenant_schema", default=None)
+
+# The real platform admin behind a support-access request (ADR 0024), or None: the audit
+# log records it next to the member the request acts as.
+support_admin_id: ContextVar[int | None] = ContextVar("support_admin_id", default=None)

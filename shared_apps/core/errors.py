@@ -49,6 +49,15 @@ class ErrorCode:
     ROLE_ABOVE_OWN = "role_above_own"
     API_KEY_REVOKED = "api_key_revoked"
     API_KEY_NOT_ALLOWED = "api_key_not_allowed"
+    # Support access (ADR 0024).
+    SUPPORT_READ_ONLY = "support_read_only"
+    SUPPORT_NOT_ALLOWED = "support_not_allowed"
+    SUPPORT_ACCESS_ENDED = "support_access_ended"
+    SUPPORT_PERMISSION_REQUIRED = "support_permission_required"
+    SUPPORT_DISABLED_BY_TENANT = "support_disabled_by_tenant"
+    SUPPORT_TARGET_NOT_ALLOWED = "support_target_not_allowed"
+    SUPPORT_TENANT_UNAVAILABLE = "support_tenant_unavailable"
+    SUPPORT_REASON_REQUIRED = "support_reason_required"
 
 
 class Message:
@@ -177,3 +186,65 @@ class FeatureNotInPlan(TesseraError):
     code = ErrorCode.FEATURE_NOT_IN_PLAN
     http_status = 402
     message = "Your plan does not include this feature; upgrade to use it."
+
+
+# Support access (ADR 0024) -------------------------------------------------------------
+
+
+class SupportReadOnly(TesseraError):
+    code = ErrorCode.SUPPORT_READ_ONLY
+    http_status = 403
+    message = (
+        "Support access is read-only: nothing can be changed in this session "
+        "(start one with writes allowed and a reason)."
+    )
+
+
+class SupportNotAllowed(TesseraError):
+    """The member's own credentials (password, email, MFA, API keys, tokens)."""
+
+    code = ErrorCode.SUPPORT_NOT_ALLOWED
+    http_status = 403
+    message = (
+        "Not during support access: the member's password, email, two-factor "
+        "authentication, API keys and tokens are theirs alone."
+    )
+
+
+class SupportAccessEnded(TesseraError):
+    code = ErrorCode.SUPPORT_ACCESS_ENDED
+    http_status = 401
+    message = "Support access has ended; this session is signed out."
+
+
+class SupportRefused(TesseraError):
+    """Support access cannot start (each reason has its own code)."""
+
+    http_status = 403
+
+
+class SupportPermissionRequired(SupportRefused):
+    code = ErrorCode.SUPPORT_PERMISSION_REQUIRED
+    message = "Support access needs the support permission (a platform admin's)."
+
+
+class SupportDisabledByTenant(SupportRefused):
+    code = ErrorCode.SUPPORT_DISABLED_BY_TENANT
+    message = "This organisation has turned support access off in its settings."
+
+
+class SupportTargetNotAllowed(SupportRefused):
+    code = ErrorCode.SUPPORT_TARGET_NOT_ALLOWED
+    message = "Support access is only for active members who are not platform admins."
+
+
+class SupportTenantUnavailable(SupportRefused):
+    code = ErrorCode.SUPPORT_TENANT_UNAVAILABLE
+    http_status = 409
+    message = "This organisation is being deleted; support access is not possible."
+
+
+class SupportReasonRequired(SupportRefused):
+    code = ErrorCode.SUPPORT_REASON_REQUIRED
+    http_status = 400
+    message = "Allowing writes needs a written reason."

@@ -15,6 +15,9 @@ One context per unit of work (a web request or a Celery task) lives in a context
   and ``user_id``; ``ContextFilter`` adds the same fields for the plain format.
 * ``sentry_init`` turns Sentry on when a DSN is set: Django and Celery integrations,
   PII off, and every event and transaction tagged with tenant, user id and request id.
+* Support access (ADR 0024): while a platform admin acts as a member, ``user_id`` is the
+  member and ``support_admin_id`` the real admin, on every log line (the field is present
+  only then), on Sentry events (tag and user context) and in the tasks queued meanwhile.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+=@-]{0,127}$")
 # one tenants.tasking stamps too).
 TASK_REQUEST_ID_HEADER = "tessera_request_id"
 TASK_USER_ID_HEADER = "tessera_user_id"
+TASK_SUPPORT_ADMIN_HEADER = "tessera_support_admin_id"
 # The tenant's schema, as tenants.tasking (and tenant-schemas-celery before it) stamps it.
 TASK_TENANT_HEADER = "_schema_name"
 PUBLIC_TENANT = "public"
@@ -57,6 +61,7 @@ class _UnitOfWork:
     user_id: str | None = None  # tasks: carried in the message headers
     tenant: str | None = None  # tasks: the schema the message was sent for
     in_task: bool = False
+    support_admin_id: str | None = None  # tasks: queued during support access
 
 
 _current: ContextVar[_UnitOfWork | None] = ContextVar("tessera_unit_of_work", default=None)
@@ -120,6 +125,20 @@ def current_context() -> dict[str, str | None]:
         # connection is back on public: the message's tenant is still the one to name.
         tenant = unit.tenant or _connection_schema()
     return {"request_id": request_id, "tenant": tenant, "user_id": unit.user_id}
+
+
+def current_support_admin_id() -> str | None:
+    """The real platform admin behind this unit of work in support access, else None."""
+    admin_id = shared_context.support_admin_id.get()
+    if admin_id is not None:
+        return str(admin_id)
+    unit = _current.get()
+    if unit is None:
+        return None
+    if unit.request is not None:
+        support = unit.request.__dict__.get("support_access")
+        return str(support.admin_id) if support is not None else None
+    return unit.support_admin_id
 
 
 def bind(
@@ -196,6 +215,9 @@ def _on_before_task_publish(headers: dict[str, Any] | None = None, **_: Any) -> 
         headers[TASK_REQUEST_ID_HEADER] = context["request_id"]
     if context["user_id"] and TASK_USER_ID_HEADER not in headers:
         headers[TASK_USER_ID_HEADER] = context["user_id"]
+    support_admin_id = current_support_admin_id()
+    if support_admin_id and TASK_SUPPORT_ADMIN_HEADER not in headers:
+        headers[TASK_SUPPORT_ADMIN_HEADER] = support_admin_id
 
 
 def _header(task: Any, name: str) -> str | None:
@@ -212,15 +234,18 @@ def _on_task_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> N
     outer = _current.get()
     request_id = _header(task, TASK_REQUEST_ID_HEADER)
     user_id = _header(task, TASK_USER_ID_HEADER)
+    support_admin_id = _header(task, TASK_SUPPORT_ADMIN_HEADER)
     if outer is not None and request_id is None:
         # An eager task run inline inside a request or task: it is part of that unit.
         request_id, user_id = outer.request_id, current_context()["user_id"]
+        support_admin_id = current_support_admin_id()
     _task_tokens[task_id] = _current.set(
         _UnitOfWork(
             request_id=request_id or new_request_id(),
             user_id=user_id,
             tenant=_header(task, TASK_TENANT_HEADER),
             in_task=True,
+            support_admin_id=support_admin_id,
         )
     )
 
@@ -250,6 +275,7 @@ def connect_signals() -> None:
 # Logging --------------------------------------------------------------------------------
 
 CONTEXT_FIELDS = ("request_id", "tenant", "user_id")
+SUPPORT_FIELD = "support_admin_id"  # only on the lines of support access
 
 
 class ContextFilter(logging.Filter):
@@ -260,6 +286,8 @@ class ContextFilter(logging.Filter):
         for field in CONTEXT_FIELDS:
             if not hasattr(record, field):
                 setattr(record, field, context[field])
+        if not hasattr(record, SUPPORT_FIELD):
+            setattr(record, SUPPORT_FIELD, current_support_admin_id())
         return True
 
 
@@ -279,6 +307,11 @@ class JsonFormatter(_LibraryJsonFormatter):
         context = current_context()
         for field in CONTEXT_FIELDS:
             log_data[field] = getattr(record, field, context[field])
+        support_admin_id = getattr(record, SUPPORT_FIELD, None) or current_support_admin_id()
+        if support_admin_id is not None:
+            log_data[SUPPORT_FIELD] = str(support_admin_id)
+        elif log_data.get(SUPPORT_FIELD) is None:
+            log_data.pop(SUPPORT_FIELD, None)
 
 
 # Sentry ---------------------------------------------------------------------------------
@@ -292,6 +325,10 @@ def _tag_event(event: dict[str, Any], hint: dict[str, Any] | None = None) -> dic
             tags.setdefault(field, context[field])
     if context["user_id"] is not None:
         event.setdefault("user", {}).setdefault("id", context["user_id"])
+    support_admin_id = current_support_admin_id()
+    if support_admin_id is not None:
+        tags.setdefault(SUPPORT_FIELD, support_admin_id)
+        event.setdefault("user", {}).setdefault(SUPPORT_FIELD, support_admin_id)
     return event
 
 

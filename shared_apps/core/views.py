@@ -13,10 +13,13 @@ def _wants_json(request: HttpRequest) -> bool:
 
 def _html(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
     # No RequestContext here: a 500 must render even when a context processor fails.
-    body = loader.render_to_string(
-        [f"errors/{status}.html", "errors/error.html"],
-        {"status": status, "title": title, "message": message},
-    )
+    context = {"status": status, "title": title, "message": message}
+    support = getattr(request, "support_access", None)
+    if support is not None:  # the support-access banner, with its working End button
+        from django.middleware.csrf import get_token
+
+        context.update(support_access=support, csrf_token=get_token(request))
+    body = loader.render_to_string([f"errors/{status}.html", "errors/error.html"], context)
     return HttpResponse(body, status=status)
 
 

@@ -33,6 +33,7 @@ from shared_apps.organizations.selectors import (
     member_list,
 )
 from tenant_apps.audit.selectors import audit_entry_list
+from tenant_apps.integrations.settings_sections import integrations_sections
 from tenants.context import current_tenant_or_none
 
 # Team ----------------------------------------------------------------------------------------
@@ -175,7 +176,10 @@ class SettingsPage(TenantPageView):
     write_role = Role.ADMIN
     audit_entries_shown = 50
 
-    def render_settings(self, form=None, *, status=200):
+    def render_settings(self, form=None, *, status=200, error=None, **sections):
+        """The whole page; ``error`` a service's refusal of an integrations action,
+        ``sections`` go to the integrations sections (a form with its errors, a key or
+        a secret to show once)."""
         is_admin = self.role.at_least(Role.ADMIN)
         return self.render_page(
             form=form or OrganizationForm(initial={"name": self.tenant.name}),
@@ -183,6 +187,8 @@ class SettingsPage(TenantPageView):
             if is_admin
             else None,
             status=status,
+            integrations_error=error,
+            **integrations_sections(self, **sections),
         )
 
     def get(self, request, *args, **kwargs):

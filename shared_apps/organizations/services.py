@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.limits import Limit, limit_check
+from billing.seats import seats_record
 from shared_apps.accounts.models import User
 from shared_apps.core.errors import Conflict, ErrorCode, TesseraError, ValidationFailed
 from shared_apps.organizations.models import (
@@ -117,6 +118,7 @@ def member_change_role(
         target=membership,
         changes={"from": current.value, "to": new.value, "user": membership.user_id},
     )
+    seats_record(tenant=tenant)  # per-seat plans: a viewer takes no paid seat
     return membership
 
 
@@ -142,6 +144,7 @@ def member_remove(*, tenant: Tenant, membership: OrganizationUser, acting_user: 
         object_id=pk,
         changes={"user": user_id, "role": role},
     )
+    seats_record(tenant=tenant)
     event_record(EventType.MEMBER_REMOVED, membership)
 
 
@@ -290,5 +293,6 @@ def invitation_accept(
         target=membership,
         changes={"email": email, "role": invitation.role},
     )
+    seats_record(tenant=tenant)
     event_record(EventType.MEMBER_JOINED, membership)
     return membership

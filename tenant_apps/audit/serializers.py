@@ -12,6 +12,11 @@ class AuditEntryOutputSerializer(serializers.ModelSerializer):
         source="actor_api_key.prefix", default=None, allow_null=True
     )
 
+    support_admin_email = serializers.EmailField(
+        source="support_admin.email", default=None, allow_null=True
+    )
+    actor_label = serializers.CharField(read_only=True)
+
     class Meta:
         model = AuditEntry
         fields = [
@@ -25,5 +30,8 @@ class AuditEntryOutputSerializer(serializers.ModelSerializer):
             "actor_api_key_id",
             "actor_api_key_name",
             "actor_api_key_prefix",
+            "support_admin_id",
+            "support_admin_email",
+            "actor_label",
             "created",
         ]

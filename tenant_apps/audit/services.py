@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db import models
 
+from shared_apps.core.observability import current_support_admin_id
 from tenant_apps.audit.models import AuditEntry
 
 
@@ -34,6 +35,7 @@ def audit_record(
     """Record an action. Call inside the service's transaction, after the write.
 
     ``actor`` is a user, an API key's principal (recorded as ``actor_api_key``) or None.
+    In a support-access request the real admin is recorded too (``support_admin``).
     """
     api_key = getattr(actor, "api_key", None)
     if target is not None:
@@ -42,6 +44,7 @@ def audit_record(
     return AuditEntry.objects.create(
         actor_id=None if api_key is not None else getattr(actor, "pk", None),
         actor_api_key_id=getattr(api_key, "pk", None),
+        support_admin_id=current_support_admin_id(),
         action=action,
         object_type=object_type,
         object_id=str(object_id),
@@ -83,3 +86,20 @@ def audited_delete(*, instance: models.Model, acting_user, action: str, protecte
     except ProtectedError as exc:
         raise Conflict(protected) from exc
     audit_record(actor=acting_user, action=action, object_type=label, object_id=pk)
+
+
+def audit_log_purge(*, tenant, now=None) -> int:
+    """Delete the audit entries of ``tenant`` (the active schema) older than its
+    ``audit_log_days`` entitlement; None keeps everything. Returns the rows deleted."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.entitlements import AUDIT_LOG_DAYS, entitlement_value
+
+    days = entitlement_value(tenant, AUDIT_LOG_DAYS)
+    if days is None:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted, _ = AuditEntry.objects.filter(created__lt=cutoff).delete()
+    return deleted

@@ -13,10 +13,12 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from billing.entitlements import Feature, require_feature
 from shared_apps.core.errors import StorageUnavailable
 from tenant_apps.audit.services import audit_record
 from tenant_apps.exports.models import Export, ExportKind, ExportStatus
 from tenant_apps.orders.models import Order
+from tenants.context import current_tenant
 from tenants.storage import store_errors, tenant_path
 
 logger = logging.getLogger(__name__)
@@ -31,9 +33,11 @@ STORAGE_FAILED_REASON = (
 
 @transaction.atomic
 def export_request(*, kind: str, acting_user) -> Export:
-    """Record the request and queue the work once the row is committed (→ 202)."""
+    """Record the request and queue the work once the row is committed (→ 202).
+    402 ``feature_not_in_plan`` unless the tenant's entitlements include exports."""
     from tenant_apps.exports.tasks import run_export
 
+    require_feature(current_tenant(), Feature.EXPORTS)
     export = Export.objects.create(kind=kind, requested_by=acting_user)
     audit_record(
         actor=acting_user, action="export.requested", target=export, changes={"kind": kind}
@@ -72,6 +76,9 @@ def export_run(*, export_id: int) -> Export | None:
         export.status = ExportStatus.RUNNING
         export.save(update_fields=["status"])
     try:
+        # Checked again here: the plan may have lost exports since the request (and a
+        # task queued by other means goes through this check too).
+        require_feature(current_tenant(), Feature.EXPORTS)
         content, rows = _WRITERS[ExportKind(export.kind)]()
         with store_errors("writing an export"):
             path = default_storage.save(

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from billing.entitlements import Feature, require_feature
 from shared_apps.core.errors import ErrorCode, TesseraError, ValidationFailed
 from shared_apps.organizations.roles import Role
 from tenant_apps.audit.services import audit_record
@@ -57,7 +58,9 @@ def api_key_create(
     acting_user: Any,
     acting_role: Role,
 ) -> IssuedApiKey:
-    """Issue a key with ``role`` (never above ``acting_role``, the creator's own)."""
+    """Issue a key with ``role`` (never above ``acting_role``, the creator's own).
+    402 ``feature_not_in_plan`` unless the tenant's entitlements include API keys."""
+    require_feature(current_tenant(), Feature.API_KEYS)
     wanted = Role(role)
     if wanted == Role.OWNER:
         raise ValidationFailed(fields={"role": ["A key's role is admin, member or viewer."]})
@@ -134,6 +137,7 @@ def endpoint_create(
     enabled: bool = True,
     acting_user: Any,
 ) -> WebhookEndpoint:
+    require_feature(current_tenant(), Feature.WEBHOOKS)
     endpoint = WebhookEndpoint(
         url=_checked_url(url),
         events=_checked_events(events),
@@ -156,6 +160,7 @@ def endpoint_create(
 def endpoint_update(
     *, endpoint: WebhookEndpoint, data: dict[str, Any], acting_user: Any
 ) -> WebhookEndpoint:
+    require_feature(current_tenant(), Feature.WEBHOOKS)
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     changed: dict[str, Any] = {}
     if "url" in data and data["url"] != endpoint.url:
@@ -197,6 +202,7 @@ def endpoint_delete(*, endpoint: WebhookEndpoint, acting_user: Any) -> None:
 def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, acting_user: Any) -> WebhookEndpoint:
     """A new secret; the old one keeps signing deliveries (next to the new one) for
     ``WEBHOOK_SECRET_OVERLAP_SECONDS`` (24 h) so receivers can switch without a gap."""
+    require_feature(current_tenant(), Feature.WEBHOOKS)
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_expires_at = timezone.now() + timedelta(
@@ -214,6 +220,7 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, acting_user: Any) -> We
 def endpoint_ping(*, endpoint: WebhookEndpoint, acting_user: Any) -> Any:
     """Queue a ``ping`` event for this endpoint only (through the same outbox)."""
     tenant = current_tenant()
+    require_feature(tenant, Feature.WEBHOOKS)
     event = outbox_write(
         event_type=PING,
         data={"endpoint": endpoint.pk, "url": endpoint.url, "message": "Hello from Tessera."},
@@ -235,6 +242,7 @@ def delivery_redeliver(*, delivery: WebhookDelivery, acting_user: Any) -> Webhoo
     retry schedule starts with it."""
     from tenant_apps.integrations.tasks import deliver_webhooks
 
+    require_feature(current_tenant(), Feature.WEBHOOKS)
     delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
     delivery.status = DeliveryStatus.PENDING
     delivery.next_attempt_at = timezone.now()

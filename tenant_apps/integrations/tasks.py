@@ -21,7 +21,12 @@ BATCH_SECONDS = 20.0
 DISPATCH_GRACE_SECONDS = 10
 
 
-@tenant_task(queue="bulk", name="tenant_apps.integrations.tasks.dispatch_webhook_event")
+# Fire and forget: nobody reads these tasks' results, so none is stored (a result would
+# cost the worker two Redis writes per task, and the sender a result subscription on the
+# request path of every write that records an event).
+@tenant_task(
+    queue="bulk", name="tenant_apps.integrations.tasks.dispatch_webhook_event", ignore_result=True
+)
 def dispatch_webhook_event(event_id: int) -> int:
     """Create an event's deliveries and queue one sender per endpoint."""
     endpoint_ids = delivery.dispatch(event_id)
@@ -30,7 +35,9 @@ def dispatch_webhook_event(event_id: int) -> int:
     return len(endpoint_ids)
 
 
-@tenant_task(queue="bulk", name="tenant_apps.integrations.tasks.deliver_webhooks")
+@tenant_task(
+    queue="bulk", name="tenant_apps.integrations.tasks.deliver_webhooks", ignore_result=True
+)
 def deliver_webhooks(endpoint_id: int) -> int:
     """Send the endpoint's due deliveries, oldest first; returns how many were sent."""
     outcome, attempts, retry_in = delivery.deliver_batch(
@@ -82,16 +89,32 @@ def sweep_schema(tenant, now=None) -> tuple[list[int], list[int]]:
 def sweep_webhook_deliveries() -> dict[str, int]:
     """Every 30 s (beat): over the live tenants whose plan has webhooks, queue lost
     dispatches and due retries. Two indexed queries per such tenant."""
-    from billing.entitlements import Feature
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from billing.entitlements import Feature, has_feature
     from tenants.models import READ_ONLY_STATUSES, Tenant
     from tenants.walking import walk_schemas
 
+    # The plan's feature, or a live override granting it; then the one entitlement check
+    # (an override may also take it away).
+    granted = Q(
+        entitlement_overrides__key=Feature.WEBHOOKS.value,
+        entitlement_overrides__enabled=True,
+    ) & (
+        Q(entitlement_overrides__expires_at__isnull=True)
+        | Q(entitlement_overrides__expires_at__gt=timezone.now())
+    )
     tenants = {
         t.schema_name: t
-        for t in Tenant.objects.filter(plan__features__contains=[Feature.WEBHOOKS.value])
+        for t in Tenant.objects.filter(
+            Q(plan__features__contains=[Feature.WEBHOOKS.value]) | granted
+        )
         .exclude(status__in=READ_ONLY_STATUSES)
         .select_related("plan")
+        .distinct()
         .order_by("pk")
+        if has_feature(t, Feature.WEBHOOKS)
     }
     totals = {"tenants": 0, "events": 0, "endpoints": 0}
     for schema in walk_schemas(list(tenants)):

@@ -337,6 +337,7 @@ def _public_rows_delete(tenant: Tenant) -> dict[str, int]:
         OrganizationOwner,
         OrganizationUser,
     )
+    from shared_apps.support.models import SupportSession
     from tenants.services import tenant_destroy
 
     counts: dict[str, int] = {
@@ -354,6 +355,8 @@ def _public_rows_delete(tenant: Tenant) -> dict[str, int]:
             TenantDeletionRequest.objects.for_tenant(tenant).count()
         ),
         "tenants.tenantevent": tenant.events.count(),
+        # Support access history (ADR 0024): cascades with the tenant.
+        "support.supportsession": SupportSession.objects.for_tenant(tenant).count(),
         "tenants.domain": tenant.domains.count(),
     }
     # Stripe's own records stay in Stripe; the local mirrors of this customer go.

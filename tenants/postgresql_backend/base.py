@@ -105,7 +105,10 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         """Connect, retrying for up to ``DATABASE_CONNECT_RETRY_SECONDS`` while the server
         (or the pooler) restarts or fails over, so that a request arriving then waits
         instead of failing: a restart costs only the queries in flight."""
-        deadline = time.monotonic() + getattr(settings, "DATABASE_CONNECT_RETRY_SECONDS", 0)
+        retry = self.settings_dict.get(
+            "CONNECT_RETRY_SECONDS", getattr(settings, "DATABASE_CONNECT_RETRY_SECONDS", 0)
+        )
+        deadline = time.monotonic() + retry
         delay = 0.05
         while True:
             try:
@@ -214,6 +217,18 @@ class DatabaseWrapper(TenantDatabaseWrapper):
             self.search_path_set_schemas = search_paths
         return row
 
+    def run_unrouted(self, sql: str, params: Sequence[Any] = ()) -> tuple:
+        """Run ``sql`` as it is and return its first row: a statement that reads no
+        tenant data (catalog functions only, e.g. the replica's lag check), so it needs no
+        routing and runs in autocommit or in the transaction already open."""
+        self._setting_search_path = True
+        try:
+            with self.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchone()
+        finally:
+            self._setting_search_path = False
+
     def _routing_statement(self, sql: str, params: Sequence[Any]) -> tuple | None:
         # Our own statement: the execute wrapper lets it through as it is.
         self._setting_search_path = True
@@ -233,7 +248,9 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         go ahead on the new one: Django's state is unchanged by construction."""
         with contextlib.suppress(Exception):
             self.connection.close()
-        self.connection = self.get_new_connection(self.get_connection_params())
+        self.connection = None
+        with self.wrap_database_errors:  # Django's OperationalError, as a connect raises it
+            self.connection = self.get_new_connection(self.get_connection_params())
         self.connection.autocommit = True  # for good: BEGIN is ours to send
         self.init_connection_state()
         self.search_path_set_schemas = None

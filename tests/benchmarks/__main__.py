@@ -690,7 +690,8 @@ def http_rows(results: dict[str, dict[str, list[dict]]]) -> list[dict]:
     return rows
 
 
-POOLER_PORT = 18130  # the pooler's range of ports (18100-18199)
+# The pooler's range of ports (18100-18199); TESSERA_BENCH_POOLER_PORT moves it.
+POOLER_PORT = int(os.environ.get("TESSERA_BENCH_POOLER_PORT", "18130"))
 
 
 def bench_pooler(*, runs: int, seconds: float) -> list[dict]:
@@ -726,8 +727,17 @@ def bench_pooler(*, runs: int, seconds: float) -> list[dict]:
     load = {"host": host, "token": token, "reconnect": True}
     path = f"/api/v1/products/{PAGE}"
     results: dict[str, list[dict]] = {"pooled": [], "direct": []}
+    # As deployed (docker/pgbouncer): PgBouncer's default server_check_delay (the tests'
+    # 0 adds a SELECT 1 before every transaction), a pool as large as gunicorn's workers
+    # (2 sync workers: nobody waits for a server connection), and the same transport as
+    # the direct side (a Unix socket), so the pair differs only by the pooler's hop.
+    workers = 2  # gunicorn.conf.py's default: the bench's servers get no GUNICORN_WORKERS
     bouncer = PgBouncer(
-        port=POOLER_PORT, upstream_socket_dir=connection.settings_dict["HOST"], pool_size=2
+        port=POOLER_PORT,
+        upstream_socket_dir=connection.settings_dict["HOST"],
+        pool_size=workers,
+        server_check_delay=30,
+        unix_socket=True,
     )
     try:
         bouncer.start()
@@ -739,7 +749,7 @@ def bench_pooler(*, runs: int, seconds: float) -> list[dict]:
                     "pooled",
                     "config.settings.production",
                     Path(directory),
-                    DATABASE_URL=bouncer.url(connection.settings_dict["NAME"]),
+                    DATABASE_URL=bouncer.socket_url(connection.settings_dict["NAME"]),
                 )
                 started["direct"] = web.start(
                     "direct", "config.settings.production", Path(directory)
@@ -907,6 +917,8 @@ def table(rows: list[dict]) -> str:
             note += f"; spread {_fmt(spread['value'][0])}-{_fmt(spread['value'][1])}"
             if "baseline" in spread:
                 note += f" vs {_fmt(spread['baseline'][0])}-{_fmt(spread['baseline'][1])}"
+            if "ratio" in spread:  # paired runs: the ratio of each
+                note += f", ratio per run {_fmt(spread['ratio'][0])}-{_fmt(spread['ratio'][1])}"
             note += f", n={spread['n']}"
         lines.append(f"    {note}")
     return "\n".join(lines)

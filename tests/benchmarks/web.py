@@ -60,7 +60,15 @@ def database_url(settings_dict: dict) -> str:
     return f"postgresql://{user}:{password}@{host}:{port or 5432}/{name}"
 
 
+_next_port = [int(os.environ.get("TESSERA_BENCH_WEB_PORT", "0"))]
+
+
 def free_port() -> int:
+    """A free port on 127.0.0.1; from ``TESSERA_BENCH_WEB_PORT`` upwards when it is set (a
+    shared machine where each user keeps to a range)."""
+    if _next_port[0]:
+        _next_port[0] += 1
+        return _next_port[0] - 1
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

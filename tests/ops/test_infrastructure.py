@@ -25,6 +25,8 @@ ALLOWED_SKIPS = {
     ("CKV2_AWS_5", "aws_security_group.cache"),
     ("CKV2_AWS_57", "aws_secretsmanager_secret.app"),
     ("CKV2_AWS_57", "aws_secretsmanager_secret.proxy_auth"),
+    ("CKV_AWS_133", "aws_db_instance.replica"),
+    ("CKV_AWS_157", "aws_db_instance.replica"),
     ("CKV2_AWS_76", "aws_lb.main"),
     ("CKV_AWS_378", "aws_lb_target_group.web"),
     ("CKV_AWS_18", "aws_s3_bucket.access_logs"),
@@ -385,3 +387,25 @@ def test_the_containers_reach_postgresql_through_rds_proxy():
         body = firewall.resource(kind, name)
         assert body["security_group_id"] == body["referenced_security_group_id"]
         assert body["from_port"] == body["to_port"] == 5432
+
+
+def test_an_optional_read_replica_reaches_the_containers_as_database_replica_url():
+    database = tf.module("database")
+    replica = database.resource("aws_db_instance", "replica")
+    assert replica["count"] == "${var.read_replica ? 1 : 0}"
+    assert replica["replicate_source_db"] == "${aws_db_instance.main.identifier}"
+    assert replica["storage_encrypted"] is True and replica["publicly_accessible"] is False
+    assert replica["vpc_security_group_ids"] == ["${var.security_group_id}"]
+    assert database.variables["read_replica"]["default"] is False  # off unless asked for
+    assert "sslmode=require" in database.outputs["replica_database_url"]["value"]
+    stack = tf.module("stack")
+    assert stack.module_calls["database"]["read_replica"] == "${var.db_read_replica}"
+    assert stack.module_calls["secrets"]["replica_enabled"] == "${var.db_read_replica}"
+    assert stack.module_calls["secrets"]["database_replica_url"] == (
+        "${module.database.replica_database_url}"
+    )
+    secrets = tf.module("secrets")
+    assert "DATABASE_REPLICA_URL" in secrets.locals["replica_secrets"]
+    for environment in tf.environments().values():
+        assert environment.variables["db_read_replica"]["default"] is False
+    assert re.search(r"[\"']DATABASE_REPLICA_URL[\"']", _setting_names_read_by_the_app())

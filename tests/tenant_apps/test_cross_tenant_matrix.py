@@ -175,6 +175,10 @@ PUBLIC_ROUTES = {
     "/api/v1/invitations/accept/": ("OPTIONS", "POST"),
     "/api/v1/schema/": ("GET", "HEAD", "OPTIONS"),
     "/api/v1/docs/": ("GET", "HEAD"),
+    # Support access (ADR 0024): the admin arrives from the root domain with the signed,
+    # single-use, tenant-bound hand-off token as the only proof; the "ended" page.
+    "/support/start/": ("GET", "HEAD", "OPTIONS", "POST"),
+    "/support/ended/": ("GET", "HEAD", "OPTIONS"),
 }
 
 # Bugs the matrix found, pinned until fixed (strict: the fix makes these tests fail).

@@ -62,7 +62,9 @@ def test_seed_demo_is_idempotent_and_prints_logins(db, capsys):
     assert "http://acme.localhost:8000/accounts/login/" in out
     assert "http://globex.localhost:8000/accounts/login/" in out
     assert "owner@globex.example / tessera-demo-pass" in out
-    for subdomain in ("acme", "globex"):
+    assert "http://initech.localhost:8000/accounts/login/" in out
+    assert Tenant.objects.get(subdomain="initech").plan.is_per_seat
+    for subdomain in ("acme", "globex", "initech"):
         tenant = Tenant.objects.get(subdomain=subdomain)
         roles = dict(
             OrganizationUser.objects.filter(organization=tenant.organization).values_list(

@@ -8,7 +8,8 @@ different server connections all the time: a search_path set for a server *sessi
 (the old routing) shows up in other tenants' requests. Every check counts rows of the
 wrong tenant, which must be 0.
 
-Ports 18110-18129 (PgBouncer 18110, gunicorn 18120).
+Ports 18110-18129 (PgBouncer 18110, gunicorn 18120); ``TESSERA_POOLER_TEST_PORT`` moves
+the pair (PgBouncer there, gunicorn 10 above).
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ from tests.celery_support import Worker, wait_for
 from tests.pgbouncer import PGBOUNCER_MISSING, PgBouncer, pgbouncer_binary
 
 ROOT = Path(__file__).resolve().parents[2]
-BOUNCER_PORT = 18110
-WEB_PORT = 18120
+BOUNCER_PORT = int(os.environ.get("TESSERA_POOLER_TEST_PORT", "18110"))
+WEB_PORT = BOUNCER_PORT + 10
 POOL_SIZE = 3
 APPLICATION_NAME = "tessera-pooled"
 TENANTS = {"alpha": "t_alpha", "beta": "t_beta"}
@@ -179,6 +180,7 @@ class Outcome:
     wrong: int  # rows (or schemas) of another tenant in the answer
     detail: str = ""
     at: float = 0.0
+    took: float = 0.0
 
 
 @dataclass
@@ -313,7 +315,9 @@ def hammer(
                 with lock:
                     if next(counter, None) is None:
                         return
+                begun = time.monotonic()
                 outcome = one_request(web, conn, rng.choice(list(TENANTS)), rng.choice(mix))
+                outcome.took = time.monotonic() - begun
                 outcome.at = time.monotonic() - started
                 with lock:
                     outcomes.append(outcome)
@@ -450,6 +454,61 @@ def test_an_exhausted_pool_answers_503_within_the_bound_then_recovers(web, bounc
     outcomes = hammer(web, requests=60, mix=["list", "where"])
     assert sum(o.wrong for o in outcomes) == 0
     assert _unexpected(outcomes) == [], _unexpected(outcomes)[:3]
+
+
+def test_a_pool_held_by_slow_requests_under_load_waits_then_answers_503(web, bouncer):
+    """Every server connection held by requests of the app itself (slow transactions), while
+    6 more clients of both tenants keep asking: each waits at most PgBouncer's bound, then
+    answers 503 database_unavailable, or gets its rows -- its own tenant's only."""
+    bound = 2
+    bouncer.admin(f"SET query_wait_timeout = {bound}")
+    held: list[tuple[int, float]] = []
+
+    def hold(subdomain: str) -> None:
+        started = time.monotonic()
+        status, _ = web.call(
+            "GET",
+            "/api/v1/pooler-test/hold/?seconds=4",
+            f"{subdomain}.localhost",
+            token=web.tokens[subdomain],
+        )
+        held.append((status, time.monotonic() - started))
+
+    holders = [
+        threading.Thread(target=hold, args=(["alpha", "beta"][n % 2],)) for n in range(POOL_SIZE)
+    ]
+    try:
+        for thread in holders:
+            thread.start()
+        time.sleep(0.5)  # the slow requests have their server connections
+        stop = threading.Event()
+        timer = threading.Timer(3.0, stop.set)
+        timer.start()
+        outcomes = hammer(web, requests=100_000, clients=6, mix=["list", "where"], stop=stop)
+        for thread in holders:
+            thread.join()
+    finally:
+        bouncer.admin("SET query_wait_timeout = 30")
+    figures = {
+        **_summary(outcomes),
+        "longest_wait_seconds": round(max((o.took for o in outcomes), default=0), 2),
+        "held": [status for status, _ in held],
+        "bound_seconds": bound,
+    }
+    report("pool held by slow requests", figures)
+    assert figures["wrong_tenant_rows"] == 0
+    assert {o.status for o in outcomes} <= {200, 503}, _unexpected(outcomes)[:3]
+    unavailable = [o for o in outcomes if o.status == 503]
+    assert unavailable, "the pool was never exhausted"
+    assert all("database_unavailable" in o.detail for o in unavailable), unavailable[:3]
+    assert [status for status, _ in held] == [200] * POOL_SIZE
+    # No request waited much past the bound: PgBouncer checks it about once a second, and
+    # the request's own work on this busy machine comes on top.
+    assert figures["longest_wait_seconds"] < bound + 3, figures
+    # Released, the pool serves everyone again, without a restart.
+    after = hammer(web, requests=60, mix=["list", "where"])
+    assert sum(o.wrong for o in after) == 0
+    assert _unexpected(after) == [], _unexpected(after)[:3]
 
 
 def _fault_under_load(web: Web, fault) -> list[Outcome]:

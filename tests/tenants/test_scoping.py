@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from billing.models import BillingAccount, UsageReport
+from billing.models import BillingAccount, TenantEntitlementOverride, UsageReport
 from shared_apps.accounts.models import TenantSecurityPolicy
 from shared_apps.organizations.models import OrganizationInvitation, OrganizationUser
+from shared_apps.support.models import SupportSession
 from tenants.data.models import DataExport, TenantDeletionRequest
 from tenants.scoping import tenant_owned_models
 from tests.scoping_support import ScopeRecorder, reads_scoped_to
@@ -18,9 +19,11 @@ def test_the_tenant_owned_models_are_registered():
         OrganizationInvitation,
         BillingAccount,
         UsageReport,
+        TenantEntitlementOverride,
         TenantSecurityPolicy,
         DataExport,
         TenantDeletionRequest,
+        SupportSession,
     }
 
 

@@ -39,6 +39,9 @@ OBJECT_KINDS = {
     "export-": "export",
     "member-": "member",
     "invitation-": "invitation",
+    "api-key-": "api-key",
+    "webhook-endpoint-": "webhook-endpoint",
+    "webhook-delivery-": "webhook-delivery",
 }
 
 PAGES = [

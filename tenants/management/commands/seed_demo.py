@@ -1,12 +1,13 @@
-"""Demo tenants ``acme`` and ``globex``, each with an owner and a member, a catalog,
-customers and six months of orders (so the dashboards have something to show).
-Idempotent; prints the web app's login URLs."""
+"""Demo tenants ``acme``, ``globex`` and ``initech`` (on the per-seat ``team`` plan),
+each with an owner and a member, a catalog, customers and six months of orders (so the
+dashboards have something to show). Idempotent; prints the web app's login URLs."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_tenants.utils import tenant_context
 
+from billing.seats import seats_record
 from shared_apps.accounts.models import User
 from shared_apps.organizations.models import OrganizationUser
 from shared_apps.organizations.roles import Role
@@ -19,12 +20,13 @@ DEMO_PASSWORD = "tessera-demo-pass"  # noqa: S105 - documented demo credential
 DEMO_TENANTS = [
     ("acme", "Acme Corporation", "starter"),
     ("globex", "Globex Corporation", "pro"),
+    ("initech", "Initech", "team"),  # per seat: its billing page shows seats used and paid
 ]
 SUPERUSER_EMAIL = "admin@tessera.localhost"
 
 
 class Command(BaseCommand):
-    help = "Create the demo tenants (acme, globex) with an owner and a member each."
+    help = "Create the demo tenants (acme, globex, initech) with an owner and a member each."
 
     def handle(self, *args, **options):
         port = settings_port()
@@ -56,6 +58,7 @@ class Command(BaseCommand):
                     user=member,
                     defaults={"role": Role.MEMBER},
                 )
+                seats_record(tenant=tenant)  # the per-seat plan's quantity to be
                 owner = User.objects.get(email=owner_email)
                 with tenant_context(tenant):
                     seed_tenant_demo(owner=owner, seed=len(subdomain))

@@ -19,6 +19,7 @@ module "tessera" {
   db_allocated_storage     = var.db_allocated_storage
   db_max_allocated_storage = var.db_max_allocated_storage
   db_backup_retention_days = var.db_backup_retention_days
+  db_read_replica          = var.db_read_replica
 
   redis_engine_version          = var.redis_engine_version
   redis_node_type               = var.redis_node_type

@@ -73,6 +73,12 @@ variable "db_backup_retention_days" {
   default     = 7
 }
 
+variable "db_read_replica" {
+  description = "Create an RDS read replica for tenant reads (DATABASE_REPLICA_URL, ADR 0015)."
+  type        = bool
+  default     = false
+}
+
 variable "redis_engine_version" {
   description = "ElastiCache Redis version."
   type        = string

@@ -207,3 +207,44 @@ resource "aws_db_proxy_target" "main" {
   target_group_name      = aws_db_proxy_default_target_group.main.name
   db_instance_identifier = aws_db_instance.main.identifier
 }
+
+# An optional streaming read replica (ADR 0015): tenant reads of safe requests go there
+# (DATABASE_REPLICA_URL), with read-your-writes and lag/outage fallback to the primary in
+# the application. RDS Proxy has no reader endpoint for an RDS instance's replicas (only
+# for Aurora), so the containers connect to the replica directly: at most web tasks x
+# workers x threads connections (24 at the documented maximum), inside its max_connections.
+resource "aws_db_instance" "replica" {
+  # checkov:skip=CKV_AWS_133:Backups are the primary's (Multi-AZ, point-in-time recovery); a replica is rebuilt from the primary, never restored.
+  # checkov:skip=CKV_AWS_157:One replica in one zone: when it fails, reads go to the Multi-AZ primary (the application's fallback), so a standby of the replica buys nothing.
+  count               = var.read_replica ? 1 : 0
+  identifier          = "${var.name}-replica"
+  replicate_source_db = aws_db_instance.main.identifier
+  instance_class      = coalesce(var.replica_instance_class, var.instance_class)
+
+  storage_type          = "gp3"
+  max_allocated_storage = var.max_allocated_storage
+  storage_encrypted     = true
+  kms_key_id            = var.kms_key_arn
+
+  multi_az               = false
+  vpc_security_group_ids = [var.security_group_id]
+  publicly_accessible    = false
+  parameter_group_name   = aws_db_parameter_group.main.name
+  ca_cert_identifier     = "rds-ca-rsa2048-g1"
+
+  backup_retention_period = 0
+  maintenance_window      = "sun:04:30-sun:05:30"
+  copy_tags_to_snapshot   = true
+  deletion_protection     = true
+  skip_final_snapshot     = true
+
+  auto_minor_version_upgrade          = true
+  iam_database_authentication_enabled = true
+  enabled_cloudwatch_logs_exports     = ["postgresql", "upgrade"]
+  performance_insights_enabled        = true
+  performance_insights_kms_key_id     = var.kms_key_arn
+  monitoring_interval                 = 60
+  monitoring_role_arn                 = aws_iam_role.monitoring.arn
+
+  tags = var.tags
+}

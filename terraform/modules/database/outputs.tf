@@ -29,3 +29,12 @@ output "proxy_endpoint" {
   description = "Host name of the RDS Proxy endpoint the containers connect to."
   value       = aws_db_proxy.main.endpoint
 }
+
+output "replica_database_url" {
+  description = "DATABASE_REPLICA_URL: the read replica itself (TLS required), or empty without one (ADR 0015)."
+  value = var.read_replica ? join("", [
+    "postgres://${var.username}:${random_password.master.result}@",
+    "${aws_db_instance.replica[0].address}:${aws_db_instance.replica[0].port}/${var.database_name}?sslmode=require",
+  ]) : ""
+  sensitive = true
+}

@@ -78,3 +78,15 @@ variable "max_connections" {
   type        = number
   default     = 95
 }
+
+variable "read_replica" {
+  description = "Create a streaming read replica and hand it to the containers as DATABASE_REPLICA_URL (ADR 0015)."
+  type        = bool
+  default     = false
+}
+
+variable "replica_instance_class" {
+  description = "Instance class of the read replica; empty: the primary's."
+  type        = string
+  default     = ""
+}

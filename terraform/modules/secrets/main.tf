@@ -15,9 +15,15 @@ locals {
     DATABASE_URL = var.database_url
     REDIS_URL    = var.redis_url
   }
+  # The read replica (ADR 0015), when there is one.
+  replica_secrets = var.replica_enabled ? { DATABASE_REPLICA_URL = var.database_replica_url } : {}
   # Names only: which optional secrets (Stripe, Sentry, email) the operator has set.
   extra_secret_names = nonsensitive(toset(keys(var.extra_secrets)))
-  secret_names       = setunion(toset(keys(local.generated_secrets)), local.extra_secret_names)
+  secret_names = setunion(
+    toset(keys(local.generated_secrets)),
+    toset(var.replica_enabled ? ["DATABASE_REPLICA_URL"] : []),
+    local.extra_secret_names,
+  )
   parameters = {
     ROOT_DOMAIN      = var.root_domain
     DJANGO_ADMIN_URL = var.admin_url
@@ -35,9 +41,12 @@ resource "aws_secretsmanager_secret" "app" {
 }
 
 resource "aws_secretsmanager_secret_version" "app" {
-  for_each      = local.secret_names
-  secret_id     = aws_secretsmanager_secret.app[each.key].id
-  secret_string = lookup(local.generated_secrets, each.key, lookup(var.extra_secrets, each.key, ""))
+  for_each  = local.secret_names
+  secret_id = aws_secretsmanager_secret.app[each.key].id
+  secret_string = lookup(
+    merge(local.generated_secrets, local.replica_secrets), each.key,
+    lookup(var.extra_secrets, each.key, ""),
+  )
 }
 
 resource "aws_ssm_parameter" "app" {

@@ -14,6 +14,19 @@ variable "database_url" {
   sensitive   = true
 }
 
+variable "replica_enabled" {
+  description = "Whether there is a read replica (its URL is sensitive: for_each cannot key on it)."
+  type        = bool
+  default     = false
+}
+
+variable "database_replica_url" {
+  description = "DATABASE_REPLICA_URL (from modules/database), when replica_enabled."
+  type        = string
+  sensitive   = true
+  default     = ""
+}
+
 variable "redis_url" {
   description = "REDIS_URL (from modules/cache)."
   type        = string

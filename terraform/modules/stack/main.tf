@@ -44,6 +44,7 @@ module "database" {
   allocated_storage     = var.db_allocated_storage
   max_allocated_storage = var.db_max_allocated_storage
   backup_retention_days = var.db_backup_retention_days
+  read_replica          = var.db_read_replica
   tags                  = local.tags
 }
 
@@ -61,15 +62,18 @@ module "cache" {
 }
 
 module "secrets" {
-  source        = "../secrets"
-  name          = local.name
-  kms_key_arn   = module.kms.key_arn
-  database_url  = module.database.database_url
-  redis_url     = module.cache.redis_url
-  root_domain   = var.root_domain
-  admin_url     = var.admin_url
-  extra_secrets = var.extra_secrets
-  tags          = local.tags
+  source       = "../secrets"
+  name         = local.name
+  kms_key_arn  = module.kms.key_arn
+  database_url = module.database.database_url
+  redis_url    = module.cache.redis_url
+  # DATABASE_REPLICA_URL in every container (only web requests read from it).
+  replica_enabled      = var.db_read_replica
+  database_replica_url = module.database.replica_database_url
+  root_domain          = var.root_domain
+  admin_url            = var.admin_url
+  extra_secrets        = var.extra_secrets
+  tags                 = local.tags
 }
 
 module "edge" {

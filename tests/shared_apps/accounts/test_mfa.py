@@ -233,8 +233,34 @@ def test_web_mfa_pages_show_a_qr_code_and_no_inline_script(alpha, member):
 # The owner's "MFA required" rule -----------------------------------------------------------
 
 
+def grant_mfa_enforcement(world) -> None:
+    """Alpha is on the free plan, which lacks the feature: a deal grants it."""
+    from billing.models import TenantEntitlementOverride
+
+    TenantEntitlementOverride.objects.create(
+        tenant=world.tenant, key="mfa_enforcement", enabled=True, note="test deal"
+    )
+
+
+def test_requiring_mfa_is_an_entitlement(alpha):
+    owner = new_member(alpha, role="owner")
+    enable_mfa(alpha, owner)
+    client = token_client(alpha, owner)
+    response = client.patch("/api/v1/security/mfa/", {"mfa_required": True}, format="json")
+    assert response.status_code == 402
+    assert error_of(response)["code"] == ErrorCode.FEATURE_NOT_IN_PLAN
+    assert error_of(response)["fields"]["feature"] == "mfa_enforcement"
+    assert not TenantSecurityPolicy.objects.filter(tenant=alpha.tenant, mfa_required=True).exists()
+    grant_mfa_enforcement(alpha)
+    assert (
+        client.patch("/api/v1/security/mfa/", {"mfa_required": True}, format="json").status_code
+        == 200
+    )
+
+
 def test_owner_requires_mfa_through_the_api(alpha):
     owner = new_member(alpha, role="owner")
+    grant_mfa_enforcement(alpha)
     client = token_client(alpha, owner)
     refused = client.patch("/api/v1/security/mfa/", {"mfa_required": True}, format="json")
     assert refused.status_code == 409  # own MFA first
@@ -277,6 +303,7 @@ def test_members_without_mfa_are_sent_to_set_it_up(alpha, member):
 
 def test_settings_mfa_form_post(alpha):
     owner = new_member(alpha, role="owner")
+    grant_mfa_enforcement(alpha)
     enable_mfa(alpha, owner)
     client = session_client(alpha, owner)
     page = client.get("/app/settings/mfa/")

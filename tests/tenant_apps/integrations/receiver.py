@@ -3,8 +3,10 @@ range (18500-18599), in a thread of the test process.
 
 Each path has a behaviour: ``/ok`` answers 204; ``/status/<code>`` that status;
 ``/flaky/<n>`` 500 for the first n requests to it, then 200; ``/hang`` waits until the
-receiver stops (or 30 s); ``/redirect`` answers 302 to ``/ok``; ``/huge`` a 200 with a
-(lazily written) body of 8 MiB. Every request is recorded with its headers and body.
+receiver stops (or 30 s); ``/block/<name>`` holds its first request until
+``release()`` (or the receiver stops), then answers 204 to every later one;
+``/redirect`` answers 302 to ``/ok``; ``/huge`` a 200 with a (lazily written) body of
+8 MiB. Every request is recorded with its headers and body.
 """
 
 from __future__ import annotations
@@ -29,17 +31,20 @@ class Received:
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
+        """On ``port`` if given (a receiver that comes up where one was down), else on
+        the first free port of ``PORTS``."""
         self.requests: list[Received] = []
         self.hits: dict[str, int] = defaultdict(int)
         self.huge_bytes_sent = 0
         self._stop = threading.Event()
+        self._released = threading.Event()
         self._lock = threading.Lock()
-        self.server = self._bind()
+        self.server = self._bind(port)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def _bind(self) -> ThreadingHTTPServer:
+    def _bind(self, wanted: int | None) -> ThreadingHTTPServer:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,12 +62,12 @@ class Receiver:
                     hit = receiver.hits[self.path]
                 receiver.answer(self, hit)
 
-        for port in PORTS:
+        for port in PORTS if wanted is None else [wanted]:
             with contextlib.suppress(OSError):
                 server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
                 server.daemon_threads = True
                 return server
-        raise RuntimeError("no free port in 18510-18599")
+        raise RuntimeError(f"no free port in {wanted or '18510-18599'}")
 
     def answer(self, handler: BaseHTTPRequestHandler, hit: int) -> None:
         path = handler.path
@@ -73,6 +78,11 @@ class Receiver:
             return self._send(handler, 500 if hit <= failures else 200)
         if path == "/hang":
             self._stop.wait(30)
+            return None
+        if path.startswith("/block/") and hit == 1:
+            self._released.wait(60)
+            with contextlib.suppress(OSError):  # the sender may be gone (killed)
+                self._send(handler, 204)
             return None
         if path == "/redirect":
             handler.send_response(302)
@@ -108,12 +118,17 @@ class Receiver:
         with self._lock:
             return [r for r in self.requests if path is None or r.path == path]
 
+    def release(self) -> None:
+        """Let the held ``/block/`` request go."""
+        self._released.set()
+
     def start(self) -> Receiver:
         self.thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
+        self._released.set()
         self.server.shutdown()
         self.server.server_close()
 
