@@ -68,8 +68,8 @@ class MembershipCache:
         with self._lock:
             cached = self._entries.get(key)
         if cached is not None and cached[1] == generation:
-            membership = cached[0]
-            return replace(membership, user=copy.copy(membership.user))
+            hit = cached[0]
+            return replace(hit, user=copy.copy(hit.user))
         # Read after the generation was: a change committed in between is either seen
         # here, or has bumped the generation past this stamp (reloaded next time).
         membership = membership_for(user_id=int(user_id), tenant=tenant)

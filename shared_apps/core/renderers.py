@@ -42,7 +42,7 @@ class TesseraJSONRenderer(ORJSONRenderer):
         if data is None:
             return b""
         context = renderer_context or {}
-        if self._fallback.get_indent(accepted_media_type, context) is not None:
+        if self._fallback.get_indent(accepted_media_type or "", context) is not None:
             return self._fallback.render(data, accepted_media_type, context)
         try:
             rendered = orjson.dumps(data, default=_drf_default, option=_OPTIONS)

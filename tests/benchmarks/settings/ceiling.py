@@ -10,7 +10,10 @@ plain-Django view returning the products list's 20 rows. Never deploy this.
 from tests.benchmarks.settings.notenancy import *  # noqa: F403
 from tests.benchmarks.settings.notenancy import DATABASES
 
-INSTALLED_APPS = ["django.contrib.contenttypes", "tests.benchmarks.ceiling_app.CeilingCatalogConfig"]
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "tests.benchmarks.ceiling_app.CeilingCatalogConfig",
+]
 MIDDLEWARE: list[str] = []
 DATABASE_ROUTERS: list[str] = []
 ROOT_URLCONF = "tests.benchmarks.ceiling"
