@@ -256,14 +256,16 @@ def subscription_apply(
             account=account, quantity=item.get("quantity"), observed_at=observed_at or now
         )
         recorded = seats.seats_record(tenant=tenant)  # queues a push if the count moved
-        if recorded is not None:
-            recorded.refresh_from_db()
-            if recorded.seats_paid != recorded.seats_desired and status not in (
-                "canceled",
-                "incomplete_expired",
-            ):
-                tenant_id = tenant.pk
-                transaction.on_commit(lambda: seats._queue_push(tenant_id))
+        # The plan was just read per seat in this transaction, the tenant row locked:
+        # seats_record returns the account (None is only for flat plans).
+        assert recorded is not None
+        recorded.refresh_from_db()
+        if recorded.seats_paid != recorded.seats_desired and status not in (
+            "canceled",
+            "incomplete_expired",
+        ):
+            tenant_id = tenant.pk
+            transaction.on_commit(lambda: seats._queue_push(tenant_id))
     target = SUBSCRIPTION_TO_TENANT.get(status)
     if target is not None and tenant.status != target:
         tenant_set_status(tenant=tenant, status=target, acting_user=None, reason=reason)

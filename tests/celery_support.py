@@ -94,9 +94,14 @@ def configure_app(
         transport["unacked_restore_interval"] = 1
     app.conf.broker_transport_options = transport
     app.conf.result_backend_transport_options = {"global_keyprefix": prefix}
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    # app.pool is kombu's process-wide pool for the connection's settings, and the
+    # producer pools are cached per connection there too: closing one and leaving it in
+    # kombu's registry hands the closed pool back to the next switch to those settings
+    # ("Acquire on closed pool"). Close and forget them all.
+    from kombu import pools
+
+    pools.reset()
+    app._pool = None
     with contextlib.suppress(AttributeError):
         del app._local.backend
     with contextlib.suppress(AttributeError):

@@ -1,4 +1,7 @@
-"""factory_boy factories for every model, with traits for the common states."""
+"""factory_boy factories for every model, with traits for the common states.
+
+The background-work models (tenants.fanout) have theirs in background_factories.py;
+RoutingGeneration has none: it is one row that a database trigger maintains."""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ import factory
 from django.utils import timezone
 
 from billing.models import BillingAccount, Plan, UsageReport, WebhookEvent, WebhookEventStatus
-from shared_apps.accounts.models import User
+from billing.selectors import DEFAULT_PLAN_CODE
+from shared_apps.accounts.models import TenantSecurityPolicy, User
 from shared_apps.organizations.models import (
     Organization,
     OrganizationInvitation,
@@ -18,7 +22,16 @@ from shared_apps.organizations.models import (
 from shared_apps.organizations.roles import Role
 from tenant_apps.catalog.models import ProductStatus
 from tenant_apps.exports.models import ExportKind, ExportStatus
+from tenant_apps.integrations.events import EventType
+from tenant_apps.integrations.models import ApiKeyRole, DeliveryStatus
 from tenant_apps.orders.models import OrderStatus
+from tenants.data.models import (
+    DataExport,
+    DataExportStatus,
+    DeletionStatus,
+    TenantDeletionRecord,
+    TenantDeletionRequest,
+)
 from tenants.models import Domain, SpareSchema, Tenant, TenantEvent, TenantStatus
 
 PASSWORD = "a-long-test-password"
@@ -114,7 +127,7 @@ class TenantFactory(factory.django.DjangoModelFactory):
     subdomain = factory.Sequence(lambda n: f"factory-{n}")
     schema_name = factory.Sequence(lambda n: f"t_factory_{n}")
     organization = factory.SubFactory(OrganizationFactory)
-    plan = factory.LazyFunction(lambda: Plan.objects.get(code="free"))
+    plan = factory.LazyFunction(lambda: Plan.objects.get(code=DEFAULT_PLAN_CODE))
     status = TenantStatus.TRIALING
     trial_ends_at = factory.LazyFunction(lambda: timezone.now() + timezone.timedelta(days=14))
 
@@ -206,6 +219,78 @@ class UsageReportFactory(factory.django.DjangoModelFactory):
     idempotency_key = factory.LazyAttribute(lambda o: f"usage-{o.tenant.pk}-{o.period}")
 
 
+class TenantSecurityPolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TenantSecurityPolicy
+        django_get_or_create = ("tenant",)
+
+    tenant = factory.SubFactory(TenantFactory)
+    mfa_required = False
+
+    class Params:
+        mfa = factory.Trait(mfa_required=True)
+
+
+class DataExportFactory(factory.django.DjangoModelFactory):
+    """A full data export of a tenant (public schema, tenants.data)."""
+
+    class Meta:
+        model = DataExport
+
+    tenant = factory.SubFactory(TenantFactory)
+    status = DataExportStatus.PENDING
+
+    class Params:
+        done = factory.Trait(
+            status=DataExportStatus.DONE,
+            finished=factory.LazyFunction(timezone.now),
+            expires_at=factory.LazyFunction(lambda: timezone.now() + timezone.timedelta(days=7)),
+        )
+        failed = factory.Trait(
+            status=DataExportStatus.FAILED,
+            error="boom",
+            finished=factory.LazyFunction(timezone.now),
+        )
+
+
+class TenantDeletionRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TenantDeletionRequest
+
+    tenant = factory.SubFactory(TenantFactory)
+    status = DeletionStatus.SCHEDULED
+    requested_by_email = "owner@example.test"
+    scheduled_for = factory.LazyFunction(lambda: timezone.now() + timezone.timedelta(days=30))
+
+    class Params:
+        due = factory.Trait(
+            scheduled_for=factory.LazyFunction(lambda: timezone.now() - timezone.timedelta(hours=1))
+        )
+        canceled = factory.Trait(
+            status=DeletionStatus.CANCELED, canceled_at=factory.LazyFunction(timezone.now)
+        )
+        purging = factory.Trait(status=DeletionStatus.PURGING, attempts=1)
+
+
+class TenantDeletionRecordFactory(factory.django.DjangoModelFactory):
+    """What remains of a deleted tenant (no foreign keys, on purpose)."""
+
+    class Meta:
+        model = TenantDeletionRecord
+
+    tenant_pk = factory.Sequence(lambda n: 900000 + n)
+    subdomain = factory.Sequence(lambda n: f"gone-{n}")
+    schema_name = factory.Sequence(lambda n: f"t_gone_{n}")
+    organization_name = factory.LazyAttribute(lambda o: f"{o.subdomain.title()} Ltd")
+    requested_by_email = "owner@example.test"
+    requested_at = factory.LazyFunction(lambda: timezone.now() - timezone.timedelta(days=31))
+    scheduled_for = factory.LazyFunction(lambda: timezone.now() - timezone.timedelta(days=1))
+    deleted_at = factory.LazyFunction(timezone.now)
+
+    class Params:
+        files_removed = factory.Trait(files_removed_at=factory.LazyFunction(timezone.now))
+
+
 class TenantEventFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = TenantEvent
@@ -295,3 +380,77 @@ class AuditEntryFactory(factory.django.DjangoModelFactory):
     action = "product.created"
     object_type = "catalog.product"
     object_id = "1"
+
+
+class ApiKeyFactory(factory.django.DjangoModelFactory):
+    """An API key made as the service makes it (hashed); the key itself, shown once, is
+    left on the instance as ``plain_key``."""
+
+    class Meta:
+        model = "integrations.ApiKey"
+
+    name = factory.Sequence(lambda n: f"key {n}")
+    role = ApiKeyRole.MEMBER
+
+    class Params:
+        admin = factory.Trait(role=ApiKeyRole.ADMIN)
+        viewer = factory.Trait(role=ApiKeyRole.VIEWER)
+        was_revoked = factory.Trait(revoked=True, revoked_at=factory.LazyFunction(timezone.now))
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        api_key, key = model_class.objects.create_key(**kwargs)
+        api_key.plain_key = key
+        return api_key
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "integrations.WebhookEndpoint"
+
+    url = "http://127.0.0.1:18599/hook"  # never contacted unless a test starts a receiver
+    events = factory.LazyFunction(lambda: [EventType.ORDER_CREATED.value])
+    secret = factory.Sequence(lambda n: f"whsec_factory{n:032d}")
+
+    class Params:
+        disabled = factory.Trait(enabled=False, disabled_reason="disabled by hand")
+
+
+class OutboxEventFactory(factory.django.DjangoModelFactory):
+    """A row of the tenant's webhook outbox (integrations.WebhookEvent, not billing's)."""
+
+    class Meta:
+        model = "integrations.WebhookEvent"
+
+    public_id = factory.Sequence(lambda n: f"evt_factory{n:010d}")
+    type = EventType.ORDER_CREATED
+    payload = factory.LazyAttribute(lambda o: {"id": o.public_id, "type": o.type, "data": {}})
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "integrations.WebhookDelivery"
+
+    event = factory.SubFactory(OutboxEventFactory)
+    endpoint = factory.SubFactory(WebhookEndpointFactory)
+    status = DeliveryStatus.PENDING
+
+    class Params:
+        succeeded = factory.Trait(
+            status=DeliveryStatus.SUCCEEDED,
+            attempts=1,
+            last_status_code=200,
+            delivered_at=factory.LazyFunction(timezone.now),
+        )
+        failed = factory.Trait(status=DeliveryStatus.FAILED, attempts=6, last_status_code=500)
+
+
+class WebhookAttemptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "integrations.WebhookAttempt"
+
+    delivery = factory.SubFactory(WebhookDeliveryFactory)
+    number = 1
+    started_at = factory.LazyFunction(timezone.now)
+    duration_ms = 12
+    status_code = 200

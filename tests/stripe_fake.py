@@ -200,6 +200,7 @@ class FakeStripe:
         # "idempotency_key"}.
         self.item_updates: list[dict[str, Any]] = []
         self.failures: dict[str, int] = defaultdict(int)  # "GET /v1/subscriptions" -> n
+        self.rejections: dict[str, tuple[int, str]] = {}  # route -> (times, message)
         self._idempotent: dict[str, tuple[int, dict, tuple[str, dict]]] = {}
         self._lock = threading.Lock()
         self._request_key: str | None = None  # Idempotency-Key of the request being routed
@@ -225,7 +226,13 @@ class FakeStripe:
 
     def reset(self) -> None:
         with self._lock:
-            for store in (self.customers, self.subscriptions, self._idempotent, self.failures):
+            for store in (
+                self.customers,
+                self.subscriptions,
+                self._idempotent,
+                self.failures,
+                self.rejections,
+            ):
                 store.clear()
             self.requests.clear()
             self.meter_events.clear()
@@ -233,6 +240,11 @@ class FakeStripe:
 
     def fail(self, route: str, times: int) -> None:
         self.failures[route] = times
+
+    def reject(self, route: str, times: int, message: str) -> None:
+        """Answer ``route`` with a 400 ``invalid_request_error`` (a refusal, not an
+        outage) ``times`` times."""
+        self.rejections[route] = (times, message)
 
     def set_subscription(self, sub: dict[str, Any]) -> dict[str, Any]:
         self.subscriptions[sub["id"]] = sub
@@ -335,6 +347,12 @@ class FakeStripe:
         if method == "GET" and path.startswith("/v1/subscriptions/"):
             obj = self.subscriptions.get(path.rsplit("/", 1)[1])
             return (200, obj) if obj else _missing("subscription")
+        if method == "DELETE" and path.startswith("/v1/subscriptions/"):  # cancel now
+            obj = self.subscriptions.get(path.rsplit("/", 1)[1])
+            if obj is None:
+                return _missing("subscription")
+            obj.update(status="canceled", canceled_at=int(time.time()))
+            return 200, obj
         if method == "POST" and path.startswith("/v1/subscription_items/"):
             return self._update_item(path.rsplit("/", 1)[1], body, self._request_key)
         if method == "POST" and path == "/v1/billing/meter_events":
@@ -383,6 +401,13 @@ class FakeStripe:
                             500,
                             {"error": {"type": "api_error", "message": "injected"}},
                         )
+                    elif fake.rejections.get(route, (0, ""))[0] > 0:
+                        times, message = fake.rejections[route]
+                        fake.rejections[route] = (times - 1, message)
+                        status, payload = (
+                            400,
+                            {"error": {"type": "invalid_request_error", "message": message}},
+                        )
                     elif key and method == "POST" and key in fake._idempotent:
                         status, payload, first = fake._idempotent[key]
                         if first != (url.path, body):  # Stripe refuses a reused key
@@ -416,6 +441,9 @@ class FakeStripe:
 
             def do_POST(self):
                 self._serve("POST")
+
+            def do_DELETE(self):
+                self._serve("DELETE")
 
         return Handler
 

@@ -1,10 +1,17 @@
-"""tenants/selectors.py: tenant URLs, primary hosts and the admin list."""
+"""tenants/selectors.py: tenant URLs, primary hosts, the admin list and status reasons."""
 
 from __future__ import annotations
 
 from django.test import RequestFactory
 
-from tenants.selectors import tenant_admin_list, tenant_primary_host, tenant_url
+from tenants.models import TenantStatus
+from tenants.selectors import (
+    tenant_admin_list,
+    tenant_primary_host,
+    tenant_status_reason,
+    tenant_url,
+)
+from tenants.services import tenant_set_status
 from tests.factories import DomainFactory, TenantFactory
 
 
@@ -31,3 +38,16 @@ def test_admin_list_annotates_members_and_primary_domain(alpha):
     rows = {t.schema_name: t for t in tenant_admin_list()}
     assert rows["t_alpha"].member_count == 4
     assert rows["t_alpha"].primary_domain == "alpha.localhost"
+
+
+def test_status_reason_is_the_reason_of_the_last_change(db):
+    tenant = TenantFactory(active=True)
+    assert tenant_status_reason(tenant=tenant) == ""  # never changed
+    tenant_set_status(tenant=tenant, status=TenantStatus.PAST_DUE, acting_user=None, reason="")
+    assert tenant_status_reason(tenant=tenant) == ""
+    tenant_set_status(
+        tenant=tenant, status=TenantStatus.SUSPENDED, acting_user=None, reason="unpaid"
+    )
+    assert tenant_status_reason(tenant=tenant) == "unpaid"
+    other = TenantFactory(active=True)
+    assert tenant_status_reason(tenant=other) == ""  # another tenant's events are not its

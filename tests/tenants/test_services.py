@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from shared_apps.core.errors import Conflict
-from tenants.models import TenantEvent, TenantStatus
+from tenants.models import Tenant, TenantEvent, TenantStatus
 from tenants.services import tenant_resume, tenant_set_status, tenant_suspend
-from tests.factories import TenantFactory
+from tests.factories import TenantFactory, UserFactory
 
 
 def test_setting_the_current_status_changes_and_records_nothing(db):
@@ -34,3 +34,27 @@ def test_only_a_suspended_tenant_can_be_resumed(db):
         tenant_resume(tenant=tenant, acting_user=None)
     tenant.refresh_from_db()
     assert tenant.status == TenantStatus.PAST_DUE
+
+
+def test_suspend_then_resume_records_each_change_with_its_reason(db):
+    tenant = TenantFactory(active=True)
+    operator = UserFactory(superuser=True)
+
+    suspended = tenant_suspend(tenant=tenant, acting_user=operator, reason="chargeback")
+    assert suspended.status == TenantStatus.SUSPENDED and suspended.is_read_only
+    resumed = tenant_resume(tenant=tenant, acting_user=operator, reason="paid")
+
+    assert Tenant.objects.get(pk=tenant.pk).status == TenantStatus.ACTIVE == resumed.status
+    events = TenantEvent.objects.filter(tenant=tenant).order_by("id")
+    assert [(e.actor_id, e.action, e.detail) for e in events] == [
+        (
+            operator.pk,
+            "tenant.status_changed",
+            {"from": "active", "to": "suspended", "reason": "chargeback"},
+        ),
+        (
+            operator.pk,
+            "tenant.status_changed",
+            {"from": "suspended", "to": "active", "reason": "paid"},
+        ),
+    ]
