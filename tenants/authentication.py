@@ -3,7 +3,8 @@
 Tokens are issued on a tenant host to active members only and carry that tenant's id
 (``tenant_id``). On any other host the claim does not match and the token is refused
 with 401, whoever the user is. Authentication also loads the membership (with the
-user, in one query) and leaves it on the request for the permission check.
+user, in one query, or none when the per-process membership cache holds it:
+``tenants.membership_cache``) and leaves it on the request for the permission check.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from shared_apps.core.errors import ErrorCode, Message
 from shared_apps.core.lockout import login_authenticate
 from shared_apps.organizations.selectors import membership_for
 from tenants.context import current_tenant, current_tenant_or_none
+from tenants.membership_cache import memberships
 from tenants.permissions import remember_membership
 
 TENANT_CLAIM = "tenant_id"
@@ -72,7 +74,9 @@ class TenantJWTAuthentication(JWTAuthentication):
         tenant = current_tenant_or_none()
         if tenant is None or token.get(TENANT_CLAIM) != tenant.pk:
             raise TenantBindingError()
-        membership = membership_for(user_id=token[jwt_settings.USER_ID_CLAIM], tenant=tenant)
+        membership = memberships.membership(
+            user_id=token[jwt_settings.USER_ID_CLAIM], tenant=tenant
+        )
         if membership is None:
             raise exceptions.AuthenticationFailed(Message.NOT_A_MEMBER, code=ErrorCode.NOT_A_MEMBER)
         check_password_fingerprint(token, membership.user)

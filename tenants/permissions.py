@@ -25,8 +25,9 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from shared_apps.core.errors import NotAMember, RoleRequired, TenantSuspended
 from shared_apps.organizations.roles import Role
-from shared_apps.organizations.selectors import Membership, membership_for
+from shared_apps.organizations.selectors import Membership
 from tenants.context import current_tenant_or_none
+from tenants.membership_cache import memberships
 
 if TYPE_CHECKING:
     from tenants.models import Tenant
@@ -40,13 +41,15 @@ def remember_membership(request, membership: Membership | None) -> None:
 
 
 def current_membership(request) -> Membership | None:
-    """The request user's membership in the request's tenant (looked up at most once)."""
+    """The request user's membership in the request's tenant (looked up at most once per
+    request, and served from the per-process cache validated by the routing generation:
+    ``tenants.membership_cache``)."""
     django_request = getattr(request, "_request", request)
     membership = getattr(django_request, "tessera_membership", _UNSET)
     if membership is _UNSET:
         tenant = current_tenant_or_none()
         membership = (
-            membership_for(user_id=request.user.pk, tenant=tenant)
+            memberships.membership(user_id=request.user.pk, tenant=tenant)
             if tenant is not None and request.user.is_authenticated
             else None
         )

@@ -331,14 +331,14 @@ REST_FRAMEWORK = {
     ],
     # Every API view is tenant-scoped unless it deliberately opts out (PublicEndpoint).
     "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.IsTenantMember"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["shared_apps.core.renderers.TesseraJSONRenderer"],  # orjson
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "shared_apps.core.exception_handler.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "shared_apps.core.openapi.TesseraAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "shared_apps.core.pagination.TenantCursorPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "shared_apps.core.filtering.TenantFilterBackend",  # django-filter, skipped when unused
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
@@ -730,3 +730,8 @@ MIDDLEWARE.insert(
 STATICFILES_DIRS = [BASE_DIR / "static"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+
+# Performance II (issue 15, ADR 0026) -----------------------------------------------------
+# Memberships cached per process, validated by the routing generation
+# (tenants/membership_cache.py): entries (tenant schema, user id) kept per process.
+MEMBERSHIP_CACHE_SIZE = env.int("MEMBERSHIP_CACHE_SIZE", default=10_000)

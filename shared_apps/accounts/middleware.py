@@ -27,11 +27,13 @@ class AccountGatesMiddleware:
 
     @staticmethod
     def _gate(request: HttpRequest) -> HttpResponse | None:
+        # The path first: on the API (every request there) nothing else is looked at,
+        # and the session user is not loaded just to be let through.
+        if request.path.startswith(UNGATED_PREFIXES):
+            return None
         tenant = getattr(request, "tenant", None)
         user = getattr(request, "user", None)
         if tenant is None or user is None or not user.is_authenticated:
-            return None
-        if request.path.startswith(UNGATED_PREFIXES):
             return None
         if getattr(request, "support_access", None) is not None:
             return None  # support access: the member's own set-up is not theirs to do

@@ -5,10 +5,16 @@ from shared_apps.core.viewsets import TenantCrudViewSet
 from tenant_apps.catalog import selectors, services
 from tenant_apps.catalog.filters import CategoryFilter, ProductFilter
 from tenant_apps.catalog.serializers import (
+    CategoryBriefSerializer,
     CategoryInputSerializer,
     CategoryOutputSerializer,
     ProductInputSerializer,
     ProductOutputSerializer,
+)
+
+LIST_COLUMNS = (
+    *(f for f in ProductOutputSerializer.Meta.fields if f != "category"),
+    *(f"category__{f}" for f in CategoryBriefSerializer.Meta.fields),
 )
 
 
@@ -42,6 +48,8 @@ class ProductViewSet(TenantCrudViewSet):
     ordering = ["-created"]
 
     def select(self):
+        if self.action == "list":  # only what the list writes (the category in brief)
+            return selectors.product_list().only(*LIST_COLUMNS)
         return selectors.product_list()
 
     def create_object(self, data):

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from shared_apps.core.fields import StrictPrimaryKeyRelatedField
+from shared_apps.core.serializers import OutputModelSerializer
 from tenant_apps.catalog.models import Category, Product, ProductStatus
 
 MAX_STOCK = 2_147_483_647
@@ -14,7 +15,7 @@ class CategoryInputSerializer(serializers.Serializer):
     )
 
 
-class CategoryOutputSerializer(serializers.ModelSerializer):
+class CategoryOutputSerializer(OutputModelSerializer):
     class Meta:
         model = Category
         fields = ["id", "name", "slug", "parent", "created", "updated"]
@@ -32,13 +33,13 @@ class ProductInputSerializer(serializers.Serializer):
     )
 
 
-class CategoryBriefSerializer(serializers.ModelSerializer):
+class CategoryBriefSerializer(OutputModelSerializer):
     class Meta:
         model = Category
         fields = ["id", "name", "slug"]
 
 
-class ProductOutputSerializer(serializers.ModelSerializer):
+class ProductOutputSerializer(OutputModelSerializer):
     category = CategoryBriefSerializer(allow_null=True)
 
     class Meta:

@@ -3,6 +3,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from shared_apps.core.fields import StrictPrimaryKeyRelatedField
+from shared_apps.core.serializers import OutputModelSerializer
 from tenant_apps.catalog.models import Product
 from tenant_apps.orders.models import Customer, Order, OrderItem
 
@@ -14,7 +15,7 @@ class CustomerInputSerializer(serializers.Serializer):
     email = serializers.EmailField()
 
 
-class CustomerOutputSerializer(serializers.ModelSerializer):
+class CustomerOutputSerializer(OutputModelSerializer):
     order_count = serializers.IntegerField(read_only=True, default=0)
     total_spent = serializers.DecimalField(
         max_digits=14, decimal_places=2, read_only=True, default=Decimal("0.00")
@@ -36,13 +37,13 @@ class OrderInputSerializer(serializers.Serializer):
     notes = serializers.CharField(required=False, allow_blank=True, max_length=5_000)
 
 
-class CustomerBriefSerializer(serializers.ModelSerializer):
+class CustomerBriefSerializer(OutputModelSerializer):
     class Meta:
         model = Customer
         fields = ["id", "name", "email"]
 
 
-class OrderListSerializer(serializers.ModelSerializer):
+class OrderListSerializer(OutputModelSerializer):
     customer = CustomerBriefSerializer()
     item_count = serializers.IntegerField(read_only=True)
 
@@ -51,7 +52,7 @@ class OrderListSerializer(serializers.ModelSerializer):
         fields = ["id", "customer", "status", "total", "item_count", "created", "updated"]
 
 
-class OrderItemOutputSerializer(serializers.ModelSerializer):
+class OrderItemOutputSerializer(OutputModelSerializer):
     product_name = serializers.CharField(source="product.name")
 
     class Meta:

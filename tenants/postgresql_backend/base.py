@@ -87,6 +87,10 @@ class DatabaseWrapper(TenantDatabaseWrapper):
     health_check_done: bool  # set by Django's BaseDatabaseWrapper (untyped there)
     connection: Any  # psycopg.Connection, or None while closed
     search_path_set_schemas: list[str] | None  # the path this transaction has, if routed
+    # The routing generation ``route_to`` read in the open transaction (None outside one,
+    # or before it routed): what per-process caches keyed to it validate against for the
+    # rest of the transaction (the membership cache, tenants.membership_cache).
+    routing_generation: int | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._check_at_begin = False
@@ -133,16 +137,19 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         # Django's transaction state only; psycopg stays in autocommit mode and the next
         # statement of a new transaction sends BEGIN together with the routing statement.
         self.search_path_set_schemas = None
+        self.routing_generation = None
         if self.connection is not None and not self.connection.autocommit:
             with self.wrap_database_errors:
                 self.connection.autocommit = True
 
     def _commit(self):
         self.search_path_set_schemas = None
+        self.routing_generation = None
         return super()._commit()
 
     def _rollback(self):
         self.search_path_set_schemas = None
+        self.routing_generation = None
         return super()._rollback()
 
     def _handle_search_path(self, cursor=None):
@@ -192,10 +199,12 @@ class DatabaseWrapper(TenantDatabaseWrapper):
             else:
                 self._reconnect_before_begin()
             row = self._routing_statement(ROUTE_SQL, [search_path])
+        assert row is not None  # a SELECT without FROM always returns its row
+        generation = int(row[1] or 0)
         if not self.autocommit:
             self.search_path_set_schemas = search_paths
-        assert row is not None  # a SELECT without FROM always returns its row
-        return int(row[1] or 0)
+            self.routing_generation = generation
+        return generation
 
     def run_unrouted(self, sql: str, params: Sequence[Any] = ()) -> tuple:
         """Run ``sql`` as it is and return its first row: a statement that reads no

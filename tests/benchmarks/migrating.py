@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _manage(database: str, *args: str) -> tuple[float, str]:
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.bench",
+        "DJANGO_SETTINGS_MODULE": "tests.benchmarks.settings.bench",
         "BENCH_DATABASE_NAME": database,
         "LOG_LEVEL": "WARNING",
     }

@@ -1,6 +1,6 @@
 """The no-tenancy baseline of ``make bench``: every request gets one preloaded tenant.
 
-``config.settings.bench_notenancy`` puts ``PreloadedTenantMiddleware`` where
+``tests.benchmarks.settings.notenancy`` puts ``PreloadedTenantMiddleware`` where
 ``tenants.middleware.TenantRoutingMiddleware`` sits. It looks the tenant up once per
 process (``BENCH_TENANT_SCHEMA``, with its plan, as the resolver caches it) and points
 each thread's connection at that schema once; after that a request costs no host lookup

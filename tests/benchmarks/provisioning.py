@@ -5,7 +5,7 @@
   usable spare in the pool (Tessera) or with none (the schema is created and migrated on
   the request path, as stock django-tenants' ``auto_create_schema`` does).
 * ``run_child(extra_migrations=...)``: the same, in a separate process whose settings
-  (``config.settings.bench``) append a generated tenant app with that many no-op
+  (``tests.benchmarks.settings.bench``) append a generated tenant app with that many no-op
   migrations to TENANT_APPS, on the same throw-away database. Run with 0 and 50,
   alternately, a few times: the pool must not care, the stock path pays for every
   migration.
@@ -101,7 +101,7 @@ def run_child(
     with tempfile.TemporaryDirectory(prefix="tessera-bench-app-") as directory:
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings.bench",
+            "DJANGO_SETTINGS_MODULE": "tests.benchmarks.settings.bench",
             "BENCH_DATABASE_NAME": database,
             "LOG_LEVEL": "WARNING",
         }
@@ -139,7 +139,7 @@ def child_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stock-runs", type=int, required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.benchmarks.settings.bench")
     import django
 
     django.setup()

@@ -3,7 +3,7 @@
 Two gunicorn servers run side by side on 127.0.0.1, both with ``gunicorn.conf.py`` (2
 gthread workers x 4 threads) and the production settings, on the benchmark's database
 and data: one with Tessera's tenancy (``config.settings.production``), one with tenancy
-switched off (``config.settings.bench_notenancy``). ``wrk`` loads one at a time, in
+switched off (``tests.benchmarks.settings.notenancy``). ``wrk`` loads one at a time, in
 alternating order, with 8 concurrent clients, each request on a new connection (see
 ``bench_http``). Worker recycling (``max_requests``) is switched
 off for both: at these rates the deployed setting would restart a worker about once a
@@ -149,13 +149,21 @@ def stop(server: Server) -> None:
 
 @contextlib.contextmanager
 def servers(log_dir: Path, tenant_schema: str) -> Iterator[dict[str, Server]]:
-    """Both servers, started together and stopped on exit."""
+    """The three servers (Tessera, tenancy off, the plain-Django ceiling), started
+    together and stopped on exit."""
     started: dict[str, Server] = {}
     try:
         started["tessera"] = start("tessera", "config.settings.production", log_dir)
         started["baseline"] = start(
             "baseline",
-            "config.settings.bench_notenancy",
+            "tests.benchmarks.settings.notenancy",
+            log_dir,
+            BENCH_TENANT_SCHEMA=tenant_schema,
+        )
+        # The ceiling: the same rows from a plain-Django view (tests/benchmarks/ceiling.py).
+        started["ceiling"] = start(
+            "ceiling",
+            "tests.benchmarks.settings.ceiling",
             log_dir,
             BENCH_TENANT_SCHEMA=tenant_schema,
         )

@@ -2,7 +2,7 @@
 
 Stock django-tenants' backend with its ``SET search_path`` switched off: the session's
 search_path is fixed when it connects (libpq ``options``, see
-``config.settings.bench_notenancy``), so nothing routes at all -- what a single-tenant
+``tests.benchmarks.settings.notenancy``), so nothing routes at all -- what a single-tenant
 application costs. Tessera's backend routes every transaction (ADR 0014); this one is the
 line it is measured against. Never deploy this.
 """
