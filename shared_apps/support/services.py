@@ -320,6 +320,7 @@ def support_access_redeem(*, tenant: Tenant, token: str) -> SupportSession:
     ``InvalidToken`` for an unknown, used, expired or other tenant's token; a
     ``SupportRefused`` when a rule no longer holds (the row is then closed)."""
     pending = _handoff_session(tenant=tenant, token=token)
+    refused: Exception | None = None
     with transaction.atomic():
         session = (
             SupportSession.objects.for_tenant(tenant)
@@ -332,15 +333,20 @@ def support_access_redeem(*, tenant: Tenant, token: str) -> SupportSession:
             raise InvalidToken()
         try:
             _check(tenant=tenant, admin=session.admin, member=session.member)
-        except SupportRefused:
+        except SupportRefused as exc:
             _close(session, status=SupportSessionStatus.ENDED, reason=EndReason.REVOKED)
-            raise
-        if timezone.now() >= session.expires_at:
-            _close(session, status=SupportSessionStatus.EXPIRED, reason=EndReason.EXPIRED)
-            raise InvalidToken()
-        session.status = SupportSessionStatus.ACTIVE
-        session.redeemed_at = timezone.now()
-        session.save(update_fields=["status", "redeemed_at"])
+            refused = exc
+        else:
+            if timezone.now() >= session.expires_at:
+                _close(session, status=SupportSessionStatus.EXPIRED, reason=EndReason.EXPIRED)
+                refused = InvalidToken()
+            else:
+                session.status = SupportSessionStatus.ACTIVE
+                session.redeemed_at = timezone.now()
+                session.save(update_fields=["status", "redeemed_at"])
+    # Raised once the closed row is committed (inside the block it was rolled back).
+    if refused is not None:
+        raise refused
     return session
 
 
