@@ -31,6 +31,7 @@ SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 # with the reason in ADR 0017.
 LOGICAL_REFERENCES_TO_PUBLIC = {
     ("audit.AuditEntry.actor", "accounts.User"),
+    ("audit.AuditEntry.support_admin", "accounts.User"),
     ("exports.Export.requested_by", "accounts.User"),
     ("integrations.ApiKey.created_by", "accounts.User"),
 }
