@@ -111,6 +111,10 @@ def committed_db(request, django_db_setup, django_db_blocker):
         yield
 
 
+# Modules that start real processes (gunicorn, PgBouncer, a replica, Chromium, Celery
+# workers) mark themselves ``xdist_group(__name__)``: a module's tests share its
+# module-scoped processes on one xdist worker, and the modules spread over the workers
+# (each worker has its own database; Redis keys and Celery queues carry its name).
 # A test using one of these fixtures goes to the xdist worker of the fixture's group
 # (unless it names a group itself), so that a run starts the shared process once.
 GROUP_OF_FIXTURE = {"worker": "celery-worker"}

@@ -26,7 +26,7 @@ from tests.support import bearer_client, host_client, session_world
 
 celery_prefix = celery_support.celery_prefix
 
-pytestmark = [pytest.mark.usefixtures("committed_db"), pytest.mark.xdist_group("real-processes")]
+pytestmark = [pytest.mark.usefixtures("committed_db"), pytest.mark.xdist_group(__name__)]
 
 TEAM_PRICE = "price_test_team_worker"
 STRIPE_KEY = "sk_test_51TesseraFakeKey0000000000000000"

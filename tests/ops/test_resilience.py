@@ -38,7 +38,7 @@ CLIENTS = 4
 # The marker makes pytest-django create the test database for this module (the stack
 # copies it); without any database test in the run it would not exist.
 # Heavy (real servers and worker processes): kept on one xdist worker, one after another.
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("real-processes")]
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group(__name__)]
 ALPHA = TenantWorld(subdomain="alpha", host="alpha.localhost", schema_name="t_alpha")
 
 

@@ -49,7 +49,7 @@ SEEDED = 20  # products per tenant
 
 celery_prefix = celery_support.celery_prefix
 # Committed data (conftest's committed_db): the gunicorns and the worker read it.
-pytestmark = [pytest.mark.usefixtures("committed_db"), pytest.mark.xdist_group("real-processes")]
+pytestmark = [pytest.mark.usefixtures("committed_db"), pytest.mark.xdist_group(__name__)]
 
 
 # Fixtures -------------------------------------------------------------------------------------

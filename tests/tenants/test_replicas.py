@@ -46,7 +46,7 @@ MAX_LAG = 3.0  # REPLICA_MAX_LAG_SECONDS of the gunicorn
 STICKY = 5.0  # REPLICA_STICKY_SECONDS (>= MAX_LAG + the 1 s check interval)
 PROBE = "/api/v1/replica-test/reads-from/"
 
-pytestmark = [pytest.mark.usefixtures("committed_db"), pytest.mark.xdist_group("real-processes")]
+pytestmark = [pytest.mark.usefixtures("committed_db"), pytest.mark.xdist_group(__name__)]
 
 
 def report(name: str, figures: dict) -> None:

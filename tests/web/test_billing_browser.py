@@ -1,6 +1,6 @@
 """The billing page of a per-seat plan in a real Chromium: seats used and paid, the seat
-price and the entitlements table (with a deal's override). Saves
-docs/screenshots/billing-seats.png."""
+price and the entitlements table (with a deal's override). With
+``TESSERA_DOC_SCREENSHOTS=1`` it refreshes docs/screenshots/billing-seats.png."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "bil
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.usefixtures("committed_db"),
-    pytest.mark.xdist_group("real-processes"),
+    pytest.mark.xdist_group(__name__),
     pytest.mark.skipif(
         not os.path.exists(CHROMIUM),
         reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)",
@@ -88,4 +88,5 @@ def test_the_owner_sees_seats_and_what_the_plan_includes(browser, live_url, alph
     assert page.inner_text("#entitlement-members td >> nth=1") == str(used + 1)  # + viewer
     assert page.inner_text("#entitlement-audit_log_days td >> nth=0") == "365"
     assert "per seat a month" in page.inner_text(".plans")
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    if os.environ.get("TESSERA_DOC_SCREENSHOTS"):  # refresh the README's picture
+        page.screenshot(path=str(SCREENSHOT), full_page=True)

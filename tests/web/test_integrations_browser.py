@@ -1,7 +1,7 @@
 """API keys and webhooks on the settings page, in a real Chromium (Playwright), against a
 live server, a real Celery worker and a real receiver on 127.0.0.1.
 
-With ``TESSERA_SCREENSHOTS=1`` the journeys also save the screenshots of
+With ``TESSERA_DOC_SCREENSHOTS=1`` the journeys also save the screenshots of
 ``docs/screenshots/settings-*.png`` (the README shows one).
 """
 
@@ -26,7 +26,7 @@ worker = celery_support.worker
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.usefixtures("committed_db"),
-    pytest.mark.xdist_group("real-processes"),
+    pytest.mark.xdist_group(__name__),
     pytest.mark.skipif(
         not os.path.exists(CHROMIUM),
         reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)",
@@ -46,7 +46,7 @@ TABLES = [
 
 
 def snap(page, name: str) -> None:
-    if os.environ.get("TESSERA_SCREENSHOTS"):
+    if os.environ.get("TESSERA_DOC_SCREENSHOTS"):
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 

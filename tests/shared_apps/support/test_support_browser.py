@@ -27,7 +27,7 @@ OPERATOR = "operator@support-browser.test"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.usefixtures("committed_db"),
-    pytest.mark.xdist_group("real-processes"),
+    pytest.mark.xdist_group(__name__),
     pytest.mark.skipif(
         not os.path.exists(CHROMIUM),
         reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)",

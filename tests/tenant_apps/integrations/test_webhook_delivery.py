@@ -36,7 +36,7 @@ celery_prefix = celery_support.celery_prefix
 committed = celery_support.committed
 worker = celery_support.worker
 
-pytestmark = [pytest.mark.usefixtures("committed_db"), pytest.mark.xdist_group("real-processes")]
+pytestmark = [pytest.mark.usefixtures("committed_db"), pytest.mark.xdist_group(__name__)]
 
 
 # The session tenants without ``db``: these tests commit (conftest's ``committed_db``).

@@ -44,7 +44,7 @@ from tests.tenant_apps.integrations.receiver import PORTS, Receiver, port_is_fre
 celery_prefix = celery_support.celery_prefix
 committed = celery_support.committed
 
-pytestmark = [pytest.mark.usefixtures("committed_db"), pytest.mark.xdist_group("real-processes")]
+pytestmark = [pytest.mark.usefixtures("committed_db"), pytest.mark.xdist_group(__name__)]
 
 LEASE_SECONDS = 3
 TOUCHED = [
