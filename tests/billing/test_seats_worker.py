@@ -6,6 +6,7 @@ the task retry with the same idempotency key until it converges."""
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
 from django.db import connection, transaction
@@ -19,7 +20,7 @@ from shared_apps.organizations.models import OrganizationInvitation, Organizatio
 from tenants.models import Tenant
 from tests import celery_support
 from tests.billing.conftest import WEBHOOK_SECRET
-from tests.celery_support import Worker, wait_for
+from tests.celery_support import Worker, configure_app, purge_prefix, wait_for
 from tests.factories import PASSWORD
 from tests.stripe_fake import subscription_object
 from tests.support import bearer_client, host_client, session_world
@@ -34,14 +35,21 @@ STRIPE_KEY = "sk_test_51TesseraFakeKey0000000000000000"
 
 @pytest.fixture(scope="module")
 def billing_worker(stripe_server, celery_prefix):
-    """A worker of its own on the billing queue, whose settings point at the fake."""
+    """A worker of its own on the billing queue, whose settings point at the fake, on a
+    Redis prefix of its own (the session's worker, when this xdist worker runs one,
+    consumes the billing queue of the session prefix), to which this process's Celery
+    app is pointed meanwhile."""
+    from config.celery import app
+
+    prefix = f"{celery_prefix}seats-{uuid.uuid4().hex[:6]}:"
+    configure_app(app, prefix=prefix)
     saved = {k: os.environ.get(k) for k in ("STRIPE_SECRET_KEY", "STRIPE_API_BASE")}
     os.environ["STRIPE_SECRET_KEY"] = STRIPE_KEY
     os.environ["STRIPE_API_BASE"] = stripe_server.base_url
     try:
         worker = Worker(
             database=connection.settings_dict["NAME"],
-            prefix=celery_prefix,
+            prefix=prefix,
             concurrency=1,
             queues="billing",
         ).start()
@@ -53,6 +61,8 @@ def billing_worker(stripe_server, celery_prefix):
                 os.environ[name] = value
     yield worker
     worker.kill_and_forget()
+    configure_app(app, prefix=celery_prefix)
+    purge_prefix(prefix)
 
 
 @pytest.fixture

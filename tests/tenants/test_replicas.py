@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -279,13 +280,42 @@ def test_reads_are_served_by_the_replica_and_stay_in_their_tenant(web, replica):
             with lock:
                 outcomes.append((subdomain, status, served, wrong))
 
+    done = threading.Event()
+    worst_lag = [0.0]
+
+    def watch_lag() -> None:
+        # The replica replays the WAL of the whole cluster, so the other xdist worker's
+        # writes (another database) make it lag too: measured as the app does (behind
+        # the primary's flushed WAL, then the age of the last replayed transaction).
+        with psycopg.connect(
+            host=connection.settings_dict["HOST"],
+            dbname="postgres",
+            user=connection.settings_dict["USER"],
+            autocommit=True,
+        ) as primary:
+            while not done.is_set():
+                (flushed,) = primary.execute("SELECT pg_current_wal_flush_lsn()").fetchone()
+                ((behind, age),) = replica.query(
+                    "SELECT pg_last_wal_replay_lsn() < %s::pg_lsn,"
+                    " extract(epoch FROM now() - pg_last_xact_replay_timestamp())",
+                    (str(flushed),),
+                )
+                if behind and age is not None:
+                    worst_lag[0] = max(worst_lag[0], float(age))
+                done.wait(0.1)
+
+    watcher = threading.Thread(target=watch_lag)
+    watcher.start()
     threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    done.set()
+    watcher.join()
     figures = {
         "requests": len(outcomes),
+        "worst_replica_lag_seconds": round(worst_lag[0], 2),
         "served_by_replica": sum(o[2] for o in outcomes),
         "wrong_tenant_rows": sum(o[3] for o in outcomes),
         "statuses": dict(Counter(o[1] for o in outcomes)),
@@ -293,8 +323,12 @@ def test_reads_are_served_by_the_replica_and_stay_in_their_tenant(web, replica):
     report("reads", figures)
     assert figures["wrong_tenant_rows"] == 0
     assert figures["statuses"] == {200: 160}
-    # Every read on the replica, unless a lag check on this busy machine saw > 3 s.
-    assert figures["served_by_replica"] >= 150, figures
+    # Every read on the replica (bar a few at the start of a lag check), unless the
+    # replica really fell behind the bound meanwhile (the lag check's 1 s cache: a margin).
+    if worst_lag[0] < MAX_LAG - 1:
+        assert figures["served_by_replica"] >= 150, figures
+    else:
+        assert figures["served_by_replica"] >= 80, figures
 
     # The real list endpoint, through the replica, holds its tenant's rows only; the other
     # tenant's token is refused there, as on the primary.
