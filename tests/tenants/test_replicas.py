@@ -346,10 +346,10 @@ def test_reads_are_served_by_the_replica_and_stay_in_their_tenant(web, replica):
 
 
 def _stale_read(web: Web, replica: StreamingReplica, attempt) -> bool:
-    """Run ``attempt(committed_at)`` with replay paused right after a fresh commit, up to 3
+    """Run ``attempt(committed_at)`` with replay paused right after a fresh commit, up to 5
     times: it returns None when the machine was too slow to keep within the lag bound for
     the read that must see the replica (then it is tried again)."""
-    for _ in range(3):
+    for _ in range(5):
         on_replica(web, "alpha")
         committed_at = _paused_while_fresh(replica)
         try:
@@ -358,7 +358,7 @@ def _stale_read(web: Web, replica: StreamingReplica, attempt) -> bool:
             replica.resume_replay()
         if outcome is not None:
             return outcome
-    pytest.fail("three times too slow to read within the lag bound")
+    pytest.fail("five times too slow to read within the lag bound")
 
 
 def test_reads_see_the_replica_and_a_writer_reads_its_own_writes(web, replica):
@@ -371,7 +371,9 @@ def test_reads_see_the_replica_and_a_writer_reads_its_own_writes(web, replica):
         # Another client of the same tenant, which wrote nothing: the replica, which has
         # not replayed the write (the lag is still within the bound).
         other = web.probe("alpha", "viewer@alpha")
-        if time.monotonic() - committed_at > MAX_LAG - 0.3:
+        if time.monotonic() - committed_at > MAX_LAG - 0.3 or not other["in_recovery"]:
+            # Too slow, or the app's lag check (cached for 1 s) last saw the replica
+            # behind: the cluster's WAL includes the other xdist worker's writes.
             return None
         # The writer itself: the primary, for REPLICA_STICKY_SECONDS.
         mine = web.probe("alpha", "owner@alpha")
