@@ -101,3 +101,37 @@ def live_server() -> Iterator[int]:
         yield thread.port
     finally:
         thread.terminate()
+
+
+@contextmanager
+def seeded_products(django_db_blocker, schemas: dict[str, str], *, mark: str, count: int):
+    """``count`` committed products in each tenant of ``schemas`` (subdomain → schema),
+    named ``<subdomain>-<mark>-NN``, for tests whose other processes read them; on exit,
+    every product named after any of these tenants is deleted from all their schemas
+    (the seeded ones and those the test wrote)."""
+    from django.db import connection
+    from django_tenants.utils import schema_context
+
+    from tenant_apps.catalog.models import Product
+
+    with django_db_blocker.unblock():
+        for subdomain, schema in schemas.items():
+            with schema_context(schema):
+                Product.objects.bulk_create(
+                    Product(
+                        name=f"{subdomain}-{mark}-{n:02d}",
+                        slug=f"{subdomain}-{mark}-{n:02d}",
+                        price=1,
+                    )
+                    for n in range(count)
+                )
+        connection.set_schema_to_public()
+    try:
+        yield
+    finally:
+        with django_db_blocker.unblock():
+            for schema in schemas.values():
+                with schema_context(schema):
+                    for subdomain in schemas:
+                        Product.objects.filter(name__startswith=f"{subdomain}-").delete()
+            connection.set_schema_to_public()

@@ -32,12 +32,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
-from django_tenants.utils import schema_context
 
 from tenants.authentication import tenant_token_pair
 from tests import celery_support
 from tests.celery_support import Worker, wait_for
 from tests.pgbouncer import PGBOUNCER_MISSING, PgBouncer, pgbouncer_binary
+from tests.support import seeded_products
 
 ROOT = Path(__file__).resolve().parents[2]
 BOUNCER_PORT = int(os.environ.get("TESSERA_POOLER_TEST_PORT", "18110"))
@@ -73,25 +73,8 @@ def bouncer(django_db_setup) -> Iterator[PgBouncer]:
 @pytest.fixture(scope="module")
 def catalog(django_db_setup, django_db_blocker) -> Iterator[None]:
     """``SEEDED`` committed products in each tenant, named after it."""
-    from tenant_apps.catalog.models import Product
-
-    with django_db_blocker.unblock():
-        for subdomain, schema in TENANTS.items():
-            with schema_context(schema):
-                Product.objects.bulk_create(
-                    Product(name=f"{subdomain}-p-{n:02d}", slug=f"{subdomain}-p-{n:02d}", price=1)
-                    for n in range(SEEDED)
-                )
-        connection.set_schema_to_public()
-    try:
+    with seeded_products(django_db_blocker, TENANTS, mark="p", count=SEEDED):
         yield
-    finally:
-        with django_db_blocker.unblock():
-            for schema in TENANTS.values():
-                with schema_context(schema):
-                    Product.objects.filter(name__startswith="alpha-").delete()
-                    Product.objects.filter(name__startswith="beta-").delete()
-            connection.set_schema_to_public()
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,7 @@ from django_tenants.utils import schema_context
 from tenants.authentication import tenant_token_pair
 from tests.benchmarks.web import database_url
 from tests.replica import REPLICA_MISSING, StreamingReplica, replica_binaries
+from tests.support import seeded_products
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLICA_PORT = int(os.environ.get("TESSERA_REPLICA_TEST_PORT", "18150"))
@@ -59,24 +60,9 @@ def report(name: str, figures: dict) -> None:
 
 @pytest.fixture(scope="module")
 def catalog(django_db_setup, django_db_blocker) -> Iterator[None]:
-    from tenant_apps.catalog.models import Product
-
-    with django_db_blocker.unblock():
-        for subdomain, schema in TENANTS.items():
-            with schema_context(schema):
-                Product.objects.bulk_create(
-                    Product(name=f"{subdomain}-r-{n:02d}", slug=f"{subdomain}-r-{n:02d}", price=1)
-                    for n in range(SEEDED)
-                )
-        connection.set_schema_to_public()
-    try:
+    """``SEEDED`` committed products in each tenant, named after it."""
+    with seeded_products(django_db_blocker, TENANTS, mark="r", count=SEEDED):
         yield
-    finally:
-        with django_db_blocker.unblock():
-            for subdomain, schema in TENANTS.items():
-                with schema_context(schema):
-                    Product.objects.filter(name__startswith=f"{subdomain}-").delete()
-            connection.set_schema_to_public()
 
 
 @pytest.fixture(scope="module")
