@@ -138,12 +138,15 @@ class WebhookEndpointPage(TenantPageView):
         )
 
     def log_context(self, endpoint: WebhookEndpoint) -> dict[str, Any]:
+        # Asked before the deliveries are read: a dispatch committing between the two
+        # reads then shows as its deliveries, never as neither (no refresh, none shown).
+        awaits_dispatch = selectors.endpoint_awaits_dispatch(endpoint=endpoint)
         page = paginate(self.request, selectors.delivery_list(endpoint=endpoint))
         return {
             "endpoint": endpoint,
             "deliveries": page,
-            "polling": any(d.status == DeliveryStatus.PENDING for d in page.object_list)
-            or selectors.endpoint_awaits_dispatch(endpoint=endpoint),
+            "polling": awaits_dispatch
+            or any(d.status == DeliveryStatus.PENDING for d in page.object_list),
             "poll_seconds": POLL_SECONDS,
         }
 
