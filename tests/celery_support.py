@@ -90,8 +90,11 @@ def configure_app(
     transport = dict(app.conf.broker_transport_options or {})
     transport["global_keyprefix"] = prefix
     if visibility_timeout is not None:
+        # Look for unacknowledged messages past the timeout five times a second, and
+        # really scan on every look (kombu's default scans on every 10th look only).
         transport["visibility_timeout"] = visibility_timeout
-        transport["unacked_restore_interval"] = 1
+        transport["unacked_restore_interval"] = 0.2
+        transport["unacked_restore_throttle"] = 1
     app.conf.broker_transport_options = transport
     app.conf.result_backend_transport_options = {"global_keyprefix": prefix}
     # app.pool is kombu's process-wide pool for the connection's settings, and the
@@ -142,7 +145,9 @@ class Worker:
     ) -> None:
         """``env``: environment variables of the worker process on top of this one's (the
         settings read from the environment, e.g. ``WEBHOOK_RETRY_SCHEDULE``)."""
-        self.env = env or {}
+        # Django's system checks (Celery's worker runs them at start: half a second of
+        # CPU and a few queries) are the checks' own tests' business, not every worker's.
+        self.env = {"CELERY_SKIP_CHECKS": "1", **(env or {})}
         self.queues = queues
         self.include = include
         self.database = database
@@ -288,6 +293,17 @@ def cheap_tenant(subdomain: str, *, status: str = "active") -> Any:
 
 
 PROBE_SCHEMAS = ["public", "t_alpha", "t_beta"]
+# The session worker's webhook settings, so that the delivery tests see a retry and a
+# timeout in a fraction of the production waits: failed attempts retried every 0.2 s
+# (twenty times, without jitter), and an attempt given up after 3 s (the hanging-endpoint
+# test must see the other tenant's delivery while the hanging one is still in flight, so
+# not much less). Successful deliveries, which every other user of the worker sees, are
+# not affected; the lease (30 s) stays above the timeout.
+SESSION_WORKER_ENV = {
+    "WEBHOOK_RETRY_SCHEDULE": ",".join(["0.2"] * 20),
+    "WEBHOOK_RETRY_JITTER": "0",
+    "WEBHOOK_TIMEOUT": "3",
+}
 _shared: dict[str, Any] = {}
 
 
@@ -328,7 +344,7 @@ def worker(request, celery_prefix) -> Worker:
         from django.db import connection
 
         _shared["worker"] = Worker(
-            database=connection.settings_dict["NAME"], prefix=celery_prefix
+            database=connection.settings_dict["NAME"], prefix=celery_prefix, env=SESSION_WORKER_ENV
         ).start()
         # Killed, not stopped: nothing is in flight at the end of the session, its queues go
         # with the prefix, and a warm shutdown takes seconds.

@@ -445,6 +445,11 @@ DJSTRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
 # Seconds a signed webhook stays acceptable (Stripe's own default is 300; never more).
 STRIPE_WEBHOOK_TOLERANCE = min(env.int("STRIPE_WEBHOOK_TOLERANCE", default=300), 300)
 STRIPE_METER_EVENT_NAME = env("STRIPE_METER_EVENT_NAME", default="tessera_orders")
+# stripe-python's own retries of a failed call (0.5 s, then up to 1 s apart) before the
+# error reaches Tessera, and the first retry of a billing task after that (at most this
+# many seconds, doubling each time up to 10 minutes, with full jitter).
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+BILLING_TASK_RETRY_BACKOFF = max(1, env.int("BILLING_TASK_RETRY_BACKOFF", default=5))
 BILLING_PAST_DUE_GRACE_DAYS = env.int("BILLING_PAST_DUE_GRACE_DAYS", default=7)
 BILLING_CANCELED_RETENTION_DAYS = env.int("BILLING_CANCELED_RETENTION_DAYS", default=30)
 
@@ -587,7 +592,7 @@ TENANT_DATA_EXPORT_CHUNK_SIZE = env.int("TENANT_DATA_EXPORT_CHUNK_SIZE", default
 WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = env.bool("WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS", default=False)
 # Seconds between a failed attempt and the next one (about 27 h in all; +-20 % jitter).
 WEBHOOK_RETRY_SCHEDULE = [
-    int(seconds)
+    float(seconds)
     for seconds in env.list(
         "WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000", "36000", "36000"]
     )
@@ -596,7 +601,8 @@ WEBHOOK_RETRY_JITTER = env.float("WEBHOOK_RETRY_JITTER", default=0.2)
 # An endpoint failing for this many seconds (every attempt since) is disabled and its
 # tenant's owners emailed; default 3 days.
 WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=3 * 24 * 3600)
-WEBHOOK_TIMEOUT = 10.0  # the whole attempt, at most (SPEC §11)
+# The whole attempt, at most (SPEC §11: never above 10 s, destinations caps it).
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
 WEBHOOK_CONNECT_TIMEOUT = 3.0
 # Attempts in flight at once per endpoint (1: in order per endpoint).
 WEBHOOK_ENDPOINT_CONCURRENCY = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=1)
