@@ -250,12 +250,15 @@ def test_sigkilled_worker_mid_task_is_redelivered_and_each_effect_happens_once(c
             lambda: (
                 _items(run)["t_alpha"].status == FanoutItemStatus.SUCCEEDED
                 and f"fan-out item {items['t_beta'].pk} already done" in successor.log()
+                # (the last thing alpha's task does; stopping the worker before it would
+                # interrupt it)
+                and FanoutRun.objects.get(pk=run.pk).finished_at is not None
             ),
             timeout=20,
-            what="both messages redelivered",
+            what="both messages redelivered and the run finished",
         )
     finally:
-        successor.stop()
+        successor.kill_and_forget()  # nothing is in flight any more
     assert [r[:2] for r in probe_rows("t_alpha")] == [("p2", "effect")]
     assert [r[:2] for r in probe_rows("t_beta")] == [("p2", "effect")]
     assert FanoutRun.objects.get(pk=run.pk).finished_at is not None
