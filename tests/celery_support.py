@@ -1,7 +1,10 @@
 """A real Celery worker for the background-work tests, on the test database.
 
-The worker is a separate process (``python -m tests.celery_support``, prefork pool),
-so acks_late, reject_on_worker_lost and SIGKILL behave as in production. It connects
+The worker is a separate process (prefork pool), so acks_late, reject_on_worker_lost and
+SIGKILL behave as in production. It is forked from the session's ``Zygote`` (a process
+that imported Django, the app and the tasks once: a worker is up in about a second), or
+started afresh (``python -m tests.celery_support``) when its environment holds settings
+a fork cannot take. It connects
 to this run's test database and to the shared (embedded) Redis under a key prefix
 unique to this run: other test runs, and a ``make run`` worker on the same Redis,
 never see this run's messages, and this worker never sees theirs.
@@ -168,16 +171,18 @@ class Zygote:
     imports cost every fresh process (gunicorn's ``preload_app``, for Celery workers).
 
     A forked worker is a real, separate ``celery worker`` process (prefork pool, its own
-    session, SIGKILL as usual); its ``env`` is applied in the fork by re-reading the
-    settings modules, which reaches every setting read at call time (the webhook and
-    Stripe settings). A setting read when a module is imported (a task decorator's
-    argument) needs a fresh process: ``Worker(fork=False)``.
+    session, SIGKILL as usual). Its environment is applied in the fork by re-reading the
+    settings modules, which reaches the settings read at call time; ``FORKABLE_ENV``
+    names the variables known to be such. A worker whose environment differs from the
+    zygote's in anything else (``DATABASE_URL``, Stripe's keys, a setting a task decorator
+    reads at import) is a fresh process instead, without being asked.
 
     Protocol: one JSON line per request on its stdin (``{"argv", "env", "log"}``), one
     JSON line per answer on its stdout (``{"pid"}``), and ``{"exit", "code"}`` whenever a
     worker has exited. It exits when its stdin closes (this process gone)."""
 
     def __init__(self) -> None:
+        self.environment = {**os.environ, **WORKER_BASE_ENV}
         handle, path = tempfile.mkstemp(prefix="tessera-zygote-", suffix=".log")
         os.close(handle)
         self.log_path = Path(path)
@@ -189,7 +194,7 @@ class Zygote:
                 stdout=subprocess.PIPE,
                 stderr=log,
                 start_new_session=True,
-                env={**os.environ, **WORKER_BASE_ENV},
+                env=self.environment,
             )
         self.exits: dict[int, int] = {}
         self.gone = False
@@ -259,6 +264,20 @@ def zygote() -> Zygote:
 # Every worker's environment. Django's system checks (Celery's worker runs them when it
 # starts: half a second of CPU and a few queries) are the checks' own tests' business.
 WORKER_BASE_ENV = {"CELERY_SKIP_CHECKS": "1"}
+# Environment variables whose settings are read when used (not at import), so a forked
+# worker honours them: see ``Zygote``.
+FORKABLE_ENV = frozenset(
+    {
+        "CELERY_SKIP_CHECKS",
+        "STRIPE_MAX_NETWORK_RETRIES",
+        "WEBHOOK_DISABLE_AFTER",
+        "WEBHOOK_ENDPOINT_CONCURRENCY",
+        "WEBHOOK_LEASE_SECONDS",
+        "WEBHOOK_RETRY_JITTER",
+        "WEBHOOK_RETRY_SCHEDULE",
+        "WEBHOOK_TIMEOUT",
+    }
+)
 
 
 class Worker:
@@ -279,7 +298,7 @@ class Worker:
     ) -> None:
         """``env``: environment variables of the worker process on top of this one's (the
         settings read from the environment, e.g. ``WEBHOOK_RETRY_SCHEDULE``); ``fork``:
-        forked by the zygote (see ``Zygote`` for the settings that then need ``False``)."""
+        forked by the zygote when its environment allows (see ``Zygote``), else fresh."""
         self.env = {**WORKER_BASE_ENV, **(env or {})}
         self.fork = fork
         self.queues = queues
@@ -309,10 +328,20 @@ class Worker:
         if self.visibility_timeout is not None:
             argv += ["--visibility-timeout", str(self.visibility_timeout)]
         offset = self.log_path.stat().st_size
-        if self.fork:
-            self.process = zygote().fork(
-                argv=argv, env=self.env, log=self.log_path, timeout=timeout
-            )
+        environment = {**os.environ, **self.env}
+        forker = zygote() if self.fork else None
+        changed = {
+            name: value
+            for name, value in environment.items()
+            if (forker is None or forker.environment.get(name) != value)
+            and name != "PYTEST_CURRENT_TEST"  # (pytest's, different in every test)
+        }
+        if (
+            forker is not None
+            and set(forker.environment) - {"PYTEST_CURRENT_TEST"} <= set(environment)
+            and set(changed) <= FORKABLE_ENV
+        ):
+            self.process = forker.fork(argv=argv, env=changed, log=self.log_path, timeout=timeout)
         else:
             with open(self.log_path, "ab") as log:
                 self.process = subprocess.Popen(
@@ -321,7 +350,7 @@ class Worker:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    env={**os.environ, **self.env},
+                    env=environment,
                 )
         process = self.process
 

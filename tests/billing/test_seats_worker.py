@@ -56,8 +56,7 @@ def billing_worker(stripe_server, celery_prefix):
             prefix=prefix,
             concurrency=1,
             queues="billing",
-            env=QUICK_RETRIES,
-            fork=False,  # BILLING_TASK_RETRY_BACKOFF is read when billing.tasks is imported
+            env=QUICK_RETRIES,  # (read at import, with Stripe's keys: a fresh process)
         ).start()
     finally:
         for name, value in saved.items():
