@@ -253,7 +253,9 @@ _zygote: Zygote | None = None
 
 
 def zygote() -> Zygote:
-    """This session's zygote, started on first use (it boots while the caller goes on)."""
+    """This session's zygote, started on first use (it boots while the caller goes on):
+    when pytest imports this module, so that it boots while the session database is set
+    up."""
     global _zygote
     if _zygote is None:
         _zygote = Zygote()
@@ -343,6 +345,10 @@ class Worker:
         ):
             self.process = forker.fork(argv=argv, env=changed, log=self.log_path, timeout=timeout)
         else:
+            if forker is not None:  # (why not, for whoever reads the log)
+                unforkable = sorted(set(changed) - FORKABLE_ENV) or ["(a variable removed)"]
+                with open(self.log_path, "a") as log:
+                    log.write(f"a fresh process, not forked: {', '.join(unforkable)}\n")
             with open(self.log_path, "ab") as log:
                 self.process = subprocess.Popen(
                     [sys.executable, "-m", "tests.celery_support", *argv],
@@ -694,3 +700,5 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+elif "pytest" in sys.modules and not os.environ.get("TESSERA_NO_ZYGOTE"):
+    zygote()  # see zygote()
