@@ -77,9 +77,10 @@ def committed_alpha(committed_db, alpha):
     new_users = User.objects.exclude(pk__in=users_before)
     OrganizationUser.objects.filter(user__in=new_users).delete()
     new_users.delete()
+    # DELETE, children first: a few rows each, where TRUNCATE rewrites every table file.
     with connection.cursor() as cursor:
-        tables = ", ".join(f"{alpha.schema_name}.{table}" for table in _tenant_tables())
-        cursor.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        for table in _tenant_tables():
+            cursor.execute(f"DELETE FROM {alpha.schema_name}.{table}")
 
 
 @pytest.fixture

@@ -36,20 +36,26 @@ pytestmark = browser_marks()
 __all__ = ["browser", "live_port"]
 
 
+# One thread for the module: its database connection is opened once, not per call.
+_OWN_CONNECTION = ThreadPoolExecutor(max_workers=1, thread_name_prefix="committed-users")
+
+
 def in_own_connection(func, *args):
     """Run ``func`` in a thread of its own: its own database connection, autocommitting,
     outside this test's transaction (which the live server cannot see)."""
+    return _OWN_CONNECTION.submit(func, *args).result()
 
-    def run():
+
+@pytest.fixture(scope="module", autouse=True)
+def _own_connection_closed():
+    yield
+
+    def close():
         from django.db import connection
 
-        try:
-            return func(*args)
-        finally:
-            connection.close()
+        connection.close()
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
+    in_own_connection(close)
 
 
 @pytest.fixture
