@@ -61,10 +61,10 @@ VIEWPORT = {"width": 1280, "height": 900}
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
 
-def browser_marks(*, group: str | None = None) -> list[Any]:
+def browser_marks() -> list[Any]:
     """A browser module's ``pytestmark``: the ``browser`` mark and a skip, with its
     reason printed, where Debian's chromium is not installed."""
-    marks = [
+    return [
         pytest.mark.browser,
         pytest.mark.skipif(
             not os.path.exists(CHROMIUM),
@@ -72,9 +72,6 @@ def browser_marks(*, group: str | None = None) -> list[Any]:
             "apt-get install chromium)",
         ),
     ]
-    if group:
-        marks.append(pytest.mark.xdist_group(group))
-    return marks
 
 
 class _PhaseReports:
