@@ -15,6 +15,7 @@ from shared_apps.core.pages import TenantPageView, paginate
 from tenant_apps.exports.models import Export, ExportKind
 from tenant_apps.exports.services import export_request
 
+
 class ExportRequestForm(forms.Form):
     kind = forms.ChoiceField(choices=ExportKind.choices, initial=ExportKind.ORDERS_CSV)
 

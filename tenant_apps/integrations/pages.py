@@ -28,6 +28,7 @@ from tenant_apps.integrations import selectors, services
 from tenant_apps.integrations.forms import ApiKeyForm, EndpointForm
 from tenant_apps.integrations.models import DeliveryStatus, WebhookEndpoint
 
+
 class _SettingsAction(SettingsPage):
     """A POST of the settings page that answers with the page again on an error."""
 
