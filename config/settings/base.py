@@ -738,6 +738,13 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 
+# Page polling (issue 14: suite time) -------------------------------------------------------
+# Seconds between the htmx polls of a page waiting for background work: the export list's
+# pending rows and a webhook endpoint's delivery log. Not from the environment; the browser
+# tests lower them (tests/browser.py) so a journey waits for the work, not for the poll.
+EXPORT_POLL_SECONDS: float = 1
+WEBHOOK_LOG_POLL_SECONDS: float = 2
+
 # Performance II (issue 15, ADR 0026) -----------------------------------------------------
 # Memberships cached per process, validated by the routing generation
 # (tenants/membership_cache.py): entries (tenant schema, user id) kept per process.
