@@ -199,8 +199,9 @@ def finish_database(config: dict) -> dict:
 DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
 REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=2.0)
 REPLICA_STICKY_SECONDS = env.float("REPLICA_STICKY_SECONDS", default=5.0)
-# How often a process checks the replica's lag (and retries one that was down).
-REPLICA_CHECK_SECONDS = 1.0
+# How often a process checks the replica's lag (and retries one that was down); the tests
+# set it lower so that a lagging or returning replica is noticed in a fraction of a second.
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=1.0)
 DATABASE_ROUTERS = ["tenants.replicas.ReplicaRouter", *DATABASE_ROUTERS]
 
 
@@ -220,7 +221,7 @@ def with_replica(databases: dict, replica_url: str = DATABASE_REPLICA_URL) -> di
 def cache_settings(redis_url: str) -> dict:
     return {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "shared_apps.core.cache.RedisCache",
             "LOCATION": redis_url,
             # Every key carries the schema of the active tenant (tenancy in one place).
             "KEY_FUNCTION": "django_tenants.cache.make_key",
@@ -230,7 +231,7 @@ def cache_settings(redis_url: str) -> dict:
         # Keys shared by every tenant, with no schema prefix (login lockout counts per
         # account and per client address across all hosts).
         "shared": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "shared_apps.core.cache.RedisCache",
             "LOCATION": redis_url,
             "KEY_PREFIX": "shared",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -738,6 +739,13 @@ MIDDLEWARE.insert(
 STATICFILES_DIRS = [BASE_DIR / "static"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+
+# Page polling (issue 14: suite time) -------------------------------------------------------
+# Seconds between the htmx polls of a page waiting for background work: the export list's
+# pending rows and a webhook endpoint's delivery log. Not from the environment; the browser
+# tests lower them (tests/browser.py) so a journey waits for the work, not for the poll.
+EXPORT_POLL_SECONDS: float = 1
+WEBHOOK_LOG_POLL_SECONDS: float = 2
 
 # Performance II (issue 15, ADR 0026) -----------------------------------------------------
 # Memberships cached per process, validated by the routing generation
