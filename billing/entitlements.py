@@ -44,7 +44,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
-from django.conf import settings
 from django.core.cache import caches
 from django.utils import timezone
 
@@ -192,9 +191,8 @@ class _ProcessEntitlements:
                 self._entries.pop(tenant_id, None)
 
 
-_in_process = _ProcessEntitlements(
-    maxsize=getattr(settings, "ENTITLEMENTS_PROCESS_CACHE_SIZE", 10_000)
-)
+PROCESS_CACHE_SIZE = 10_000  # tenants whose entitlements one process keeps
+_in_process = _ProcessEntitlements(maxsize=PROCESS_CACHE_SIZE)
 
 
 def _still_valid(found: Entitlements, tenant: Tenant, now: dt.datetime) -> bool:
