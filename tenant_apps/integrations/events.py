@@ -1,16 +1,18 @@
 """The webhook event catalogue and the outbox (ADR 0021).
 
 Services call ``event_record(EventType.ORDER_CREATED, order)`` inside their transaction,
-after the write. When no enabled endpoint of the tenant subscribes to the type, that is
-one query and nothing else. Otherwise a ``WebhookEvent`` row is written in the same
-transaction (one INSERT): a rolled-back write leaves no event, a committed one always
-has its row. After commit one task is queued (``bulk``) that renders ``data`` with the
-API's own detail serializer, creates the deliveries and sends them; if that enqueue is
-lost (a crash between commit and enqueue, Redis down), the sweeper finds the row and
-does it. ``data`` is thus the object as the API shows it when the event is dispatched,
-normally milliseconds after the commit (ADR 0021 weighs this against rendering inside
-the request). Events about an object that the write deletes (``member.removed``) are
-rendered in the request, since nothing is left to render afterwards.
+after the write. That is one statement either way: an ``INSERT ... SELECT`` that writes
+the ``WebhookEvent`` row with the ids of the tenant's enabled endpoints subscribed to
+the type, or writes nothing when there are none (so subscribers cost the write no extra
+round trip). The row is in the write's transaction: a rolled-back write leaves no event,
+a committed one always has its row. After commit one task is queued (``bulk``) that
+renders ``data`` with the API's own detail serializer, creates the deliveries and sends
+them; if that enqueue is lost (a crash between commit and enqueue, Redis down), the
+sweeper finds the row and does it. ``data`` is thus the object as the API shows it when
+the event is dispatched, normally milliseconds after the commit (ADR 0021 weighs this
+against rendering inside the request). Events about an object that the write deletes
+(``member.removed``) are rendered in the request, since nothing is left to render
+afterwards.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
@@ -144,33 +146,76 @@ def outbox_write(
     return event
 
 
-def event_record(event_type: str, target: Any) -> WebhookEvent | None:
-    """Record that ``event_type`` happened to ``target``, for every enabled endpoint of
-    the current tenant that subscribes to it. Call inside the service's transaction."""
-    endpoint_ids = list(
+def _subscribed_endpoint_ids(event_type: str) -> list[int]:
+    return list(
         WebhookEndpoint.objects.filter(enabled=True, events__contains=[event_type])
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    if not endpoint_ids:
-        return None
+
+
+def _outbox_insert_for_subscribers(event_type: str, object_pk: int, tenant: Any) -> int | None:
+    """One statement: write the outbox row for ``object_pk`` with every enabled endpoint
+    subscribed to ``event_type`` -- or nothing, when none is. Returns the row's id (None
+    when nothing was written). The same SQL whether or not anybody subscribes, so a
+    tenant with endpoints pays no extra round trip for its event (SPEC §9)."""
+    event, endpoint = WebhookEvent._meta, WebhookEndpoint._meta
+    public_id = new_event_id()
+    payload = {
+        "id": public_id,
+        "type": event_type,
+        "created": timezone.now().isoformat().replace("+00:00", "Z"),
+        "tenant": tenant.subdomain,
+        "data": None,
+    }
+    column = {f.name: f.column for f in event.concrete_fields}
+    sql = (
+        f'INSERT INTO "{event.db_table}" ("{column["public_id"]}", "{column["type"]}",'  # noqa: S608 - model names
+        f' "{column["payload"]}", "{column["object_pk"]}", "{column["endpoint_ids"]}",'
+        f' "{column["created"]}")'
+        f" SELECT %s, %s, %s::jsonb, %s, jsonb_agg(e.id ORDER BY e.id), %s"
+        f' FROM "{endpoint.db_table}" e'
+        f" WHERE e.enabled AND e.events @> %s::jsonb HAVING count(*) > 0"
+        ' RETURNING "id"'
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                public_id,
+                event_type,
+                json.dumps(payload),
+                object_pk,
+                timezone.now(),
+                json.dumps([event_type]),
+            ],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def event_record(event_type: str, target: Any) -> int | None:
+    """Record that ``event_type`` happened to ``target``, for every enabled endpoint of
+    the current tenant that subscribes to it. Call inside the service's transaction.
+    Returns the outbox row's id, or None when nobody subscribes (or the plan no longer
+    has webhooks: endpoints stay, nothing is sent)."""
     tenant = current_tenant()
-    if not has_feature(tenant, Feature.WEBHOOKS):  # downgraded: endpoints stay, nothing sent
+    if not has_feature(tenant, Feature.WEBHOOKS):  # in-process, no SQL on a hit
         return None
-    if event_type in RENDER_AT_WRITE:
+    if event_type in RENDER_AT_WRITE:  # rendered now, so only when someone listens
+        endpoint_ids = _subscribed_endpoint_ids(event_type)
+        if not endpoint_ids:
+            return None
         return outbox_write(
             event_type=event_type,
             data=RENDERERS[event_type](target),
             endpoint_ids=endpoint_ids,
             tenant=tenant,
-        )
-    return outbox_write(
-        event_type=event_type,
-        data=None,
-        endpoint_ids=endpoint_ids,
-        tenant=tenant,
-        object_pk=target.pk,
-    )
+        ).pk
+    event_id = _outbox_insert_for_subscribers(event_type, target.pk, tenant)
+    if event_id is not None:
+        transaction.on_commit(lambda: _enqueue_dispatch(event_id))
+    return event_id
 
 
 class _Ref:

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from billing.entitlements import Feature, has_feature
 from billing.models import Plan
 from shared_apps.core.errors import ErrorCode
 from tenant_apps.audit.models import AuditEntry
@@ -152,10 +153,32 @@ def test_signature_fails_with_another_secret():
         Webhook(secret).verify(payload.replace("1", "2"), headers)
 
 
-def test_event_record_is_one_query_without_subscribers(in_alpha, django_assert_num_queries):
-    assert event_record(EventType.ORDER_CREATED, object()) is None  # search_path set
+class _Target:
+    pk = 41
+
+
+def test_event_record_is_one_statement_with_or_without_subscribers(
+    alpha, django_assert_num_queries
+):
+    connection.set_tenant(alpha.tenant)
+    assert event_record(EventType.ORDER_CREATED, _Target()) is None  # search_path set
     with django_assert_num_queries(1):
-        assert event_record(EventType.ORDER_CREATED, object()) is None
+        assert event_record(EventType.ORDER_CREATED, _Target()) is None
+    assert WebhookEvent.objects.count() == 0
+    connection.set_schema_to_public()
+    first = create_endpoint(alpha, events=["order.created"])
+    create_endpoint(alpha, events=["order.paid"])  # another type: not in this event
+    create_endpoint(alpha, events=["order.created"], enabled=False)
+    last = create_endpoint(alpha, events=["customer.created", "order.created"])
+    connection.set_tenant(alpha.tenant)
+    assert has_feature(alpha.tenant, Feature.WEBHOOKS)  # cached, as within a request
+    with django_assert_num_queries(1):  # the outbox row and its endpoints, one statement
+        event_id = event_record(EventType.ORDER_CREATED, _Target())
+    event = WebhookEvent.objects.get()
+    assert event.pk == event_id and event.type == "order.created" and event.object_pk == 41
+    assert event.endpoint_ids == [first["id"], last["id"]] and event.dispatched_at is None
+    assert event.payload["id"] == event.public_id and event.payload["data"] is None
+    assert event.payload["tenant"] == "alpha" and event.created is not None
 
 
 def test_order_created_snapshots_the_api_detail(alpha):
