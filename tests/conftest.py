@@ -7,15 +7,25 @@ then runs inside a transaction that is rolled back, so data never leaks between 
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
 from shared_apps.accounts.models import User
 from shared_apps.organizations.models import OrganizationUser
 from shared_apps.organizations.roles import Role
-from tenants.provisioning import spare_schemas_replenish, tenant_provision
+from tenants.models import SpareSchema
+from tenants.provisioning import (
+    SPARE_PREFIX,
+    spare_schema_create,
+    spare_schemas_replenish,
+    tenant_provision,
+)
 from tests.factories import PASSWORD
+from tests.session_database import copy_schema
 from tests.support import TenantWorld, bearer_client, session_world
 
 SESSION_TENANTS = ("alpha", "beta")
@@ -80,7 +90,8 @@ def _build_session_database() -> None:
     name = connection.settings_dict["NAME"]
     if not name.startswith("test_") and name != "tessera_bench":
         pytest.fail(f"refusing to create test tenants in database {name!r}")
-    for subdomain in SESSION_TENANTS:
+    _spare_pool_by_copy(len(SESSION_TENANTS) + settings.TENANT_SPARE_SCHEMAS)
+    for subdomain in SESSION_TENANTS:  # each takes a spare, as a sign-up does
         tenant = tenant_provision(
             name=f"{subdomain.title()} Ltd",
             subdomain=subdomain,
@@ -95,6 +106,19 @@ def _build_session_database() -> None:
             )
     spare_schemas_replenish()
     connection.set_schema_to_public()
+
+
+def _spare_pool_by_copy(count: int) -> None:
+    """``count`` spare schemas: one migrated, the others copies of it (seconds saved per
+    schema; tests/session_database.copy_schema). Without pg_dump/psql only the first
+    exists and ``spare_schemas_replenish`` migrates the rest."""
+    first = spare_schema_create()
+    copies = [f"{SPARE_PREFIX}{uuid.uuid4().hex[:16]}" for _ in range(count - 1)]
+    if copies and copy_schema(connection, first.schema_name, copies):
+        SpareSchema.objects.bulk_create(
+            SpareSchema(schema_name=name, migration_fingerprint=first.migration_fingerprint)
+            for name in copies
+        )
 
 
 @pytest.fixture

@@ -220,7 +220,7 @@ def with_replica(databases: dict, replica_url: str = DATABASE_REPLICA_URL) -> di
 def cache_settings(redis_url: str) -> dict:
     return {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "shared_apps.core.cache.RedisCache",
             "LOCATION": redis_url,
             # Every key carries the schema of the active tenant (tenancy in one place).
             "KEY_FUNCTION": "django_tenants.cache.make_key",
@@ -230,7 +230,7 @@ def cache_settings(redis_url: str) -> dict:
         # Keys shared by every tenant, with no schema prefix (login lockout counts per
         # account and per client address across all hosts).
         "shared": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "shared_apps.core.cache.RedisCache",
             "LOCATION": redis_url,
             "KEY_PREFIX": "shared",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},

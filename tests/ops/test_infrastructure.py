@@ -305,14 +305,15 @@ def test_data_stores_are_multi_az_encrypted_and_backed_up():
 
 
 def test_redis_url_shape_is_understood_by_the_cache_and_the_broker():
-    from django.core.cache.backends.redis import RedisCache
     from kombu import Connection
 
     from config.settings.base import cache_settings, celery_broker_url
+    from shared_apps.core.cache import RedisCache
 
     url = "rediss://:token@primary.example.cache.amazonaws.com:6379/0?ssl_cert_reqs=required"
     options = cache_settings(url)["default"]
-    pool = RedisCache(url, {"OPTIONS": options["OPTIONS"]})._cache._get_connection_pool(True)
+    client = RedisCache(url, {"OPTIONS": options["OPTIONS"]})._cache.get_client(write=True)
+    pool = client.connection_pool
     assert pool.connection_class.__name__ == "SSLConnection"
     assert pool.connection_kwargs["password"] == "token"
     assert Connection(celery_broker_url(url)).ssl
