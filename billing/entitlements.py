@@ -13,11 +13,24 @@ and a ``TenantEntitlementOverride`` (a deal, optionally expiring) replaces one o
 one tenant; both are edited in the Django admin. ``tenant_entitlements`` is the only
 reader: every check (services, the API-key authentication, tasks) goes through it.
 
-Cached in the ``shared`` cache (no schema prefix, so the admin on public and a request on
-the tenant's host see one entry) under a key carrying a global generation: saving or
-deleting a plan bumps the generation, an override deletes its tenant's entry, and an
-entry never outlives the next override expiry. The cache is an accelerator only: when
-Redis is down the values are read from the database.
+Two caches, both accelerators only (an entry never outlives the next override expiry):
+
+* **In process, validated by the routing generation** (as hosts and memberships are,
+  ADR 0005 and 0026), inside a routed transaction -- every request, and a task's
+  tenant work: keyed by tenant id and stamped with the generation the transaction's
+  routing statement returned, so a hit costs no SQL and no Redis round trip. Database
+  triggers bump the generation on any write to plans (``billing`` migration 0003),
+  overrides (0007) and tenants (a new plan), in any process; a miss reads the
+  database (after the generation was read: a change committed meanwhile is seen, or
+  has moved the generation past the stamp).
+* **Elsewhere** (commands, code outside a transaction): the ``shared`` cache (no schema
+  prefix, so the admin on public and a request on the tenant's host see one entry)
+  under a key carrying a global generation: saving or deleting a plan bumps it, an
+  override deletes its tenant's entry. When Redis is down the values are read from
+  the database.
+
+``entitlements_invalidate`` also forgets this process's entries (a change made earlier
+in the same transaction, whose generation the transaction has not re-read).
 """
 
 from __future__ import annotations
@@ -25,14 +38,17 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cachetools import LRUCache
 from django.core.cache import caches
 from django.utils import timezone
 
 from shared_apps.core.errors import FeatureNotInPlan
+from tenants.postgresql_backend.base import tenant_connection
 
 if TYPE_CHECKING:
     from tenants.models import Tenant
@@ -151,19 +167,60 @@ def entitlements_compute(tenant: Tenant, *, now: dt.datetime | None = None) -> E
     )
 
 
+class _ProcessEntitlements:
+    """Bounded, thread-safe ``tenant id -> (entitlements, routing generation)``."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._entries: LRUCache[int, tuple[Entitlements, int]] = LRUCache(maxsize=maxsize)
+        self._lock = threading.Lock()
+
+    def get(self, tenant_id: int, generation: int) -> Entitlements | None:
+        with self._lock:
+            cached = self._entries.get(tenant_id)
+        return cached[0] if cached is not None and cached[1] == generation else None
+
+    def put(self, tenant_id: int, generation: int, found: Entitlements) -> None:
+        with self._lock:
+            self._entries[tenant_id] = (found, generation)
+
+    def forget(self, tenant_id: int | None = None) -> None:
+        with self._lock:
+            if tenant_id is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(tenant_id, None)
+
+
+PROCESS_CACHE_SIZE = 10_000  # tenants whose entitlements one process keeps
+_in_process = _ProcessEntitlements(maxsize=PROCESS_CACHE_SIZE)
+
+
+def _still_valid(found: Entitlements, tenant: Tenant, now: dt.datetime) -> bool:
+    return found.plan_id == tenant.plan_id and (
+        found.expires is None or found.expires > now.timestamp()
+    )
+
+
 def tenant_entitlements(tenant: Tenant) -> Entitlements:
     """What ``tenant`` may use now (cached; see the module docstring)."""
-    key = _cache_key(tenant.pk)
     now = timezone.now()
+    # None outside a routed transaction (and on a backend that does not route).
+    generation = getattr(tenant_connection(), "routing_generation", None)
+    if generation is not None:
+        found = _in_process.get(tenant.pk, generation)
+        if found is not None and _still_valid(found, tenant, now):
+            return found
+        found = entitlements_compute(tenant, now=now)
+        _in_process.put(tenant.pk, generation, found)
+        return found
+    key = _cache_key(tenant.pk)
     try:
         cached = _cache().get(key)
     except Exception:
         cached = None
     if cached is not None:
         found = Entitlements.from_cached(cached)
-        if found.plan_id == tenant.plan_id and (
-            found.expires is None or found.expires > now.timestamp()
-        ):
+        if _still_valid(found, tenant, now):
             return found
     found = entitlements_compute(tenant, now=now)
     timeout = CACHE_SECONDS
@@ -177,7 +234,9 @@ def tenant_entitlements(tenant: Tenant) -> Entitlements:
 
 
 def entitlements_invalidate(*, tenant_id: int | None = None) -> None:
-    """Forget cached entitlements: one tenant's, or (None) every tenant's."""
+    """Forget cached entitlements: one tenant's, or (None) every tenant's (other
+    processes' in-process entries follow the routing generation)."""
+    _in_process.forget(tenant_id)
     try:
         if tenant_id is None:
             try:

@@ -39,7 +39,7 @@ def stripe_api():
     stripe.api_version = settings.STRIPE_API_VERSION
     if settings.STRIPE_API_BASE:
         stripe.api_base = settings.STRIPE_API_BASE
-    stripe.max_network_retries = 2
+    stripe.max_network_retries = settings.STRIPE_MAX_NETWORK_RETRIES
     return stripe
 
 

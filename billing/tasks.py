@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.utils import timezone
 
 from billing import seats, services
@@ -21,7 +22,7 @@ WEBHOOK_MAX_ATTEMPTS = 10
 @public_task(
     queue="billing",
     autoretry_for=(Exception,),
-    retry_backoff=5,
+    retry_backoff=settings.BILLING_TASK_RETRY_BACKOFF,
     retry_backoff_max=600,
     retry_jitter=True,
     max_retries=WEBHOOK_MAX_ATTEMPTS,
@@ -70,7 +71,7 @@ SEAT_PUSH_MAX_RETRIES = 8
     queue="billing",
     writes=False,  # writes billing rows in public only; a suspended tenant's seats still count
     autoretry_for=(services.StripeUnavailable, services.StripeRejected),
-    retry_backoff=5,
+    retry_backoff=settings.BILLING_TASK_RETRY_BACKOFF,
     retry_backoff_max=600,
     retry_jitter=True,
     max_retries=SEAT_PUSH_MAX_RETRIES,

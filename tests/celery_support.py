@@ -1,7 +1,10 @@
 """A real Celery worker for the background-work tests, on the test database.
 
-The worker is a separate process (``python -m tests.celery_support``, prefork pool),
-so acks_late, reject_on_worker_lost and SIGKILL behave as in production. It connects
+The worker is a separate process (prefork pool), so acks_late, reject_on_worker_lost and
+SIGKILL behave as in production. It is forked from the session's ``Zygote`` (a process
+that imported Django, the app and the tasks once: a worker is up in about a second), or
+started afresh (``python -m tests.celery_support``) when its environment holds settings
+a fork cannot take. It connects
 to this run's test database and to the shared (embedded) Redis under a key prefix
 unique to this run: other test runs, and a ``make run`` worker on the same Redis,
 never see this run's messages, and this worker never sees theirs.
@@ -21,12 +24,17 @@ conftest), so a run starts one Celery worker, not one per xdist worker.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
+import gc
+import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -90,8 +98,11 @@ def configure_app(
     transport = dict(app.conf.broker_transport_options or {})
     transport["global_keyprefix"] = prefix
     if visibility_timeout is not None:
+        # Look for unacknowledged messages past the timeout five times a second, and
+        # really scan on every look (kombu's default scans on every 10th look only).
         transport["visibility_timeout"] = visibility_timeout
-        transport["unacked_restore_interval"] = 1
+        transport["unacked_restore_interval"] = 0.2
+        transport["unacked_restore_throttle"] = 1
     app.conf.broker_transport_options = transport
     app.conf.result_backend_transport_options = {"global_keyprefix": prefix}
     # app.pool is kombu's process-wide pool for the connection's settings, and the
@@ -126,8 +137,154 @@ def purge_prefix(prefix: str, db: int = CELERY_REDIS_DB) -> None:
         client.close()
 
 
+class Forked:
+    """A worker process forked by the ``Zygote``: what ``subprocess.Popen`` offers the
+    tests (``pid``, ``returncode``, ``poll()``, ``wait()``), its exit status as reported
+    by the zygote, its parent."""
+
+    def __init__(self, pid: int, zygote: Zygote) -> None:
+        self.pid = pid
+        self._zygote = zygote
+
+    @property
+    def returncode(self) -> int | None:
+        return self._zygote.exits.get(self.pid)
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        with self._zygote.changed:
+            if not self._zygote.changed.wait_for(
+                lambda: self.pid in self._zygote.exits or self._zygote.gone, timeout
+            ):
+                raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout or 0)
+        if self.pid not in self._zygote.exits:
+            raise RuntimeError(f"the zygote died before reporting worker {self.pid}")
+        return self._zygote.exits[self.pid]
+
+
+class Zygote:
+    """One process per test session that imports Django, the app and its tasks once
+    (``python -m tests.celery_support --zygote``), then forks a worker whenever asked:
+    a worker is up in a fraction of a second instead of the seconds of CPU that the
+    imports cost every fresh process (gunicorn's ``preload_app``, for Celery workers).
+
+    A forked worker is a real, separate ``celery worker`` process (prefork pool, its own
+    session, SIGKILL as usual). Its environment is applied in the fork by re-reading the
+    settings modules, which reaches the settings read at call time; ``FORKABLE_ENV``
+    names the variables known to be such. A worker whose environment differs from the
+    zygote's in anything else (``DATABASE_URL``, Stripe's keys, a setting a task decorator
+    reads at import) is a fresh process instead, without being asked.
+
+    Protocol: one JSON line per request on its stdin (``{"argv", "env", "log"}``), one
+    JSON line per answer on its stdout (``{"pid"}``), and ``{"exit", "code"}`` whenever a
+    worker has exited. It exits when its stdin closes (this process gone)."""
+
+    def __init__(self) -> None:
+        self.environment = {**os.environ, **WORKER_BASE_ENV}
+        handle, path = tempfile.mkstemp(prefix="tessera-zygote-", suffix=".log")
+        os.close(handle)
+        self.log_path = Path(path)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tests.celery_support", "--zygote"],
+                cwd=BASE_DIR,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                start_new_session=True,
+                env=self.environment,
+            )
+        self.exits: dict[int, int] = {}
+        self.gone = False
+        self.changed = threading.Condition()
+        self._answers: list[dict] = []
+        self._ready = False
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            message = json.loads(line)
+            with self.changed:
+                if "exit" in message:
+                    self.exits[message["exit"]] = message["code"]
+                elif "ready" in message:
+                    self._ready = True
+                else:
+                    self._answers.append(message)
+                self.changed.notify_all()
+        with self.changed:
+            self.gone = True
+            self.changed.notify_all()
+
+    def fork(self, *, argv: list[str], env: dict[str, str], log: Path, timeout: float) -> Forked:
+        with self._lock:
+            with self.changed:
+                if not self.changed.wait_for(lambda: self._ready or self.gone, timeout):
+                    raise AssertionError(f"zygote not ready after {timeout}s: {self.log()}")
+                if self.gone:
+                    raise AssertionError(f"the zygote is gone: {self.log()}")
+            assert self.process.stdin is not None
+            request = {"argv": argv, "env": env, "log": str(log)}
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+            with self.changed:
+                if not self.changed.wait_for(lambda: self._answers or self.gone, timeout):
+                    raise AssertionError(f"the zygote did not fork: {self.log()}")
+                if self.gone:
+                    raise AssertionError(f"the zygote is gone: {self.log()}")
+                return Forked(self._answers.pop(0)["pid"], self)
+
+    def log(self) -> str:
+        return self.log_path.read_bytes()[-3000:].decode(errors="replace")
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        if not os.environ.get("TESSERA_KEEP_WORKER_LOGS"):
+            self.log_path.unlink(missing_ok=True)
+
+
+_zygote: Zygote | None = None
+
+
+def zygote() -> Zygote:
+    """This session's zygote, started on first use (it boots while the caller goes on):
+    when pytest imports this module, so that it boots while the session database is set
+    up."""
+    global _zygote
+    if _zygote is None:
+        _zygote = Zygote()
+        atexit.register(_zygote.stop)
+    return _zygote
+
+
+# Every worker's environment. Django's system checks (Celery's worker runs them when it
+# starts: half a second of CPU and a few queries) are the checks' own tests' business.
+WORKER_BASE_ENV = {"CELERY_SKIP_CHECKS": "1"}
+# Environment variables whose settings are read when used (not at import), so a forked
+# worker honours them: see ``Zygote``.
+FORKABLE_ENV = frozenset(
+    {
+        "CELERY_SKIP_CHECKS",
+        "STRIPE_MAX_NETWORK_RETRIES",
+        "WEBHOOK_DISABLE_AFTER",
+        "WEBHOOK_ENDPOINT_CONCURRENCY",
+        "WEBHOOK_LEASE_SECONDS",
+        "WEBHOOK_RETRY_JITTER",
+        "WEBHOOK_RETRY_SCHEDULE",
+        "WEBHOOK_TIMEOUT",
+    }
+)
+
+
 class Worker:
-    """A ``celery worker`` subprocess on the test database, logging to a file."""
+    """A ``celery worker`` process on the test database, logging to a file: forked by the
+    session's ``Zygote`` (``fork=True``), or a fresh ``python -m tests.celery_support``."""
 
     def __init__(
         self,
@@ -139,10 +296,13 @@ class Worker:
         queues: str = "default,billing,bulk",
         include: str = "tests.background_tasks",
         env: dict[str, str] | None = None,
+        fork: bool = True,
     ) -> None:
         """``env``: environment variables of the worker process on top of this one's (the
-        settings read from the environment, e.g. ``WEBHOOK_RETRY_SCHEDULE``)."""
-        self.env = env or {}
+        settings read from the environment, e.g. ``WEBHOOK_RETRY_SCHEDULE``); ``fork``:
+        forked by the zygote when its environment allows (see ``Zygote``), else fresh."""
+        self.env = {**WORKER_BASE_ENV, **(env or {})}
+        self.fork = fork
         self.queues = queues
         self.include = include
         self.database = database
@@ -152,13 +312,10 @@ class Worker:
         handle, path = tempfile.mkstemp(prefix="tessera-worker-", suffix=".log")
         os.close(handle)
         self.log_path = Path(path)
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen | Forked | None = None
 
     def start(self, timeout: float = 30) -> Worker:
-        command = [
-            sys.executable,
-            "-m",
-            "tests.celery_support",
+        argv = [
             "--database",
             self.database,
             "--prefix",
@@ -171,18 +328,44 @@ class Worker:
             self.include,
         ]
         if self.visibility_timeout is not None:
-            command += ["--visibility-timeout", str(self.visibility_timeout)]
+            argv += ["--visibility-timeout", str(self.visibility_timeout)]
         offset = self.log_path.stat().st_size
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=BASE_DIR,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env={**os.environ, **self.env},
-            )
-        wait_for(lambda: " ready." in self.log(offset), timeout=timeout, what="worker ready")
+        environment = {**os.environ, **self.env}
+        forker = zygote() if self.fork else None
+        changed = {
+            name: value
+            for name, value in environment.items()
+            if (forker is None or forker.environment.get(name) != value)
+            and name != "PYTEST_CURRENT_TEST"  # (pytest's, different in every test)
+        }
+        if (
+            forker is not None
+            and set(forker.environment) - {"PYTEST_CURRENT_TEST"} <= set(environment)
+            and set(changed) <= FORKABLE_ENV
+        ):
+            self.process = forker.fork(argv=argv, env=changed, log=self.log_path, timeout=timeout)
+        else:
+            if forker is not None:  # (why not, for whoever reads the log)
+                unforkable = sorted(set(changed) - FORKABLE_ENV) or ["(a variable removed)"]
+                with open(self.log_path, "a") as log:
+                    log.write(f"a fresh process, not forked: {', '.join(unforkable)}\n")
+            with open(self.log_path, "ab") as log:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "tests.celery_support", *argv],
+                    cwd=BASE_DIR,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    env=environment,
+                )
+        process = self.process
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"the worker exited ({process.returncode}):\n{self.log()}")
+            return " ready." in self.log(offset)
+
+        wait_for(ready, timeout=timeout, what="worker ready")
         return self
 
     def log(self, offset: int = 0) -> str:
@@ -288,6 +471,17 @@ def cheap_tenant(subdomain: str, *, status: str = "active") -> Any:
 
 
 PROBE_SCHEMAS = ["public", "t_alpha", "t_beta"]
+# The session worker's webhook settings, so that the delivery tests see a retry and a
+# timeout in a fraction of the production waits: failed attempts retried every 0.2 s
+# (twenty times, without jitter), and an attempt given up after 3 s (the hanging-endpoint
+# test must see the other tenant's delivery while the hanging one is still in flight, so
+# not much less). Successful deliveries, which every other user of the worker sees, are
+# not affected; the lease (30 s) stays above the timeout.
+SESSION_WORKER_ENV = {
+    "WEBHOOK_RETRY_SCHEDULE": ",".join(["0.2"] * 20),
+    "WEBHOOK_RETRY_JITTER": "0",
+    "WEBHOOK_TIMEOUT": "3",
+}
 _shared: dict[str, Any] = {}
 
 
@@ -296,6 +490,7 @@ def celery_prefix(request, django_db_setup, django_db_blocker) -> str:
     """This run's Redis key prefix, set on the app once per session (modules importing
     this fixture get their own copy of it from pytest, hence the module-level state)."""
     if "prefix" not in _shared:
+        zygote()  # boots while the rest of the session's setup goes on
         from django.db import connection
 
         from config.celery import app
@@ -328,7 +523,7 @@ def worker(request, celery_prefix) -> Worker:
         from django.db import connection
 
         _shared["worker"] = Worker(
-            database=connection.settings_dict["NAME"], prefix=celery_prefix
+            database=connection.settings_dict["NAME"], prefix=celery_prefix, env=SESSION_WORKER_ENV
         ).start()
         # Killed, not stopped: nothing is in flight at the end of the session, its queues go
         # with the prefix, and a warm shutdown takes seconds.
@@ -352,29 +547,127 @@ def committed(committed_db, celery_prefix) -> Iterator[None]:
     clear_probe_tables(PROBE_SCHEMAS)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run a worker on ``--database`` under Redis key prefix ``--prefix``."""
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--database", required=True)
-    parser.add_argument("--prefix", required=True)
+    parser.add_argument("--zygote", action="store_true")
+    parser.add_argument("--database")
+    parser.add_argument("--prefix")
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--queues", default="default,billing,bulk")
     parser.add_argument("--visibility-timeout", type=float, default=None)
     parser.add_argument("--include", default="tests.background_tasks")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def _set_up_django() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
     os.environ["TESSERA_TEST_RECORD_AFTER"] = "1"
-    from django.conf import settings
-
-    settings.DATABASES["default"]["NAME"] = args.database
     import django
 
     django.setup()
+
+
+def _apply_environment(env: dict[str, str]) -> None:
+    """In a forked worker: ``env`` into the environment, and the settings it changes into
+    Django's settings (the settings modules read again, as a fresh process would)."""
+    import importlib
+
+    from django.conf import settings
+
+    os.environ.update(env)
+    import config.settings.base
+    import config.settings.test
+
+    importlib.reload(config.settings.base)
+    fresh = importlib.reload(config.settings.test)
+    for name in dir(fresh):
+        if name.isupper() and getattr(settings, name, None) != getattr(fresh, name):
+            setattr(settings, name, getattr(fresh, name))
+
+
+def _run_zygote() -> None:
+    """Import everything once, then fork a worker per request (see ``Zygote``)."""
+    import importlib
+    import random
+
+    answers = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # stray prints go to the zygote's log, not into the answers
+    _set_up_django()
+    from django.db import connections
+
+    from config.celery import app
+
+    # What a worker imports when it starts, so that each fork does not.
+    for module in (
+        "celery.bin.celery",  # the command line (click and its REPL): a second of imports
+        "celery.bin.worker",
+        "celery.apps.worker",
+        "celery.worker.consumer",
+        "celery.concurrency.prefork",
+        "kombu.transport.redis",
+        "tests.background_tasks",
+    ):
+        importlib.import_module(module)
+    app.loader.import_default_modules()
+    assert not [c for c in connections.all(initialized_only=True) if c.connection]
+    answers.write(json.dumps({"ready": True}) + "\n")
+    while True:
+        readable, _, _ = select.select([sys.stdin], [], [], 0.05)
+        with contextlib.suppress(ChildProcessError):
+            while True:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+                if not pid:
+                    break
+                answers.write(
+                    json.dumps({"exit": pid, "code": os.waitstatus_to_exitcode(status)}) + "\n"
+                )
+        if not readable:
+            continue
+        line = sys.stdin.readline()
+        if not line:
+            return  # the test session is gone
+        request = json.loads(line)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 1
+            try:
+                os.setsid()
+                log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+                os.dup2(log, 1)
+                os.dup2(log, 2)
+                os.close(log)
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                os.close(null)
+                answers.close()
+                random.seed()
+                _apply_environment(request["env"])
+                _run_worker(_parse(request["argv"]))
+                code = 0
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        answers.write(json.dumps({"pid": pid}) + "\n")
+
+
+def _run_worker(args: argparse.Namespace) -> None:
+    from django.conf import settings
+    from django.db import connections
+
+    settings.DATABASES["default"]["NAME"] = args.database
+    for wrapper in connections.all(initialized_only=True):  # (none opened a connection)
+        wrapper.settings_dict["NAME"] = args.database
     from config.celery import app
 
     configure_app(app, prefix=args.prefix, visibility_timeout=args.visibility_timeout)
     app.conf.include = [*app.conf.include, *args.include.split(",")]
+    # billiard runs a full garbage collection before it forks each pool process: over
+    # everything Django and the app imported, most of a second each. What exists now
+    # lives as long as the worker: out of the collector's sight.
+    gc.freeze()
     app.worker_main(
         [
             "worker",
@@ -390,5 +683,22 @@ def main(argv: list[str] | None = None) -> None:
     )
 
 
+def main(argv: list[str] | None = None) -> None:
+    """Run a worker on ``--database`` under Redis key prefix ``--prefix`` (or, with
+    ``--zygote``, the zygote that forks them)."""
+    args = _parse(argv)
+    if args.zygote:
+        _run_zygote()
+        return
+    from django.conf import settings
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    settings.DATABASES["default"]["NAME"] = args.database
+    _set_up_django()
+    _run_worker(args)
+
+
 if __name__ == "__main__":
     main()
+elif "pytest" in sys.modules and not os.environ.get("TESSERA_NO_ZYGOTE"):
+    zygote()  # see zygote()

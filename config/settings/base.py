@@ -199,8 +199,9 @@ def finish_database(config: dict) -> dict:
 DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
 REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=2.0)
 REPLICA_STICKY_SECONDS = env.float("REPLICA_STICKY_SECONDS", default=5.0)
-# How often a process checks the replica's lag (and retries one that was down).
-REPLICA_CHECK_SECONDS = 1.0
+# How often a process checks the replica's lag (and retries one that was down); the tests
+# set it lower so that a lagging or returning replica is noticed in a fraction of a second.
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=1.0)
 DATABASE_ROUTERS = ["tenants.replicas.ReplicaRouter", *DATABASE_ROUTERS]
 
 
@@ -445,6 +446,11 @@ DJSTRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
 # Seconds a signed webhook stays acceptable (Stripe's own default is 300; never more).
 STRIPE_WEBHOOK_TOLERANCE = min(env.int("STRIPE_WEBHOOK_TOLERANCE", default=300), 300)
 STRIPE_METER_EVENT_NAME = env("STRIPE_METER_EVENT_NAME", default="tessera_orders")
+# stripe-python's own retries of a failed call (0.5 s, then up to 1 s apart) before the
+# error reaches Tessera, and the first retry of a billing task after that (at most this
+# many seconds, doubling each time up to 10 minutes, with full jitter).
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+BILLING_TASK_RETRY_BACKOFF = max(1, env.int("BILLING_TASK_RETRY_BACKOFF", default=5))
 BILLING_PAST_DUE_GRACE_DAYS = env.int("BILLING_PAST_DUE_GRACE_DAYS", default=7)
 BILLING_CANCELED_RETENTION_DAYS = env.int("BILLING_CANCELED_RETENTION_DAYS", default=30)
 
@@ -473,6 +479,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # With acks_late, tasks running when the broker connection drops are redelivered anyway.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_RESULT_EXPIRES = 24 * 3600  # results (kept for chords) live in the broker's Redis
+# Read by Celery on every publish (request paths queue tasks after commit): spelled out at
+# Celery's defaults so that each read finds its key at once. Unset, each read misses
+# Django's settings under four spellings (an AttributeError each) before Celery's default
+# answers (issue 13: a tenth of a publish's cost).
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TASK_REPR_MAXLEVELS = 3
+CELERY_TASK_SEND_SENT_EVENT = False
+CELERY_BROKER_POOL_ACQUIRE_TIMEOUT = None
 # A process that walks many schemas opens a fresh database connection after this many
 # (PostgreSQL's per-connection catalog cache grows with every schema touched).
 TENANT_SCHEMAS_PER_CONNECTION = env.int("TENANT_SCHEMAS_PER_CONNECTION", default=100)
@@ -587,7 +601,7 @@ TENANT_DATA_EXPORT_CHUNK_SIZE = env.int("TENANT_DATA_EXPORT_CHUNK_SIZE", default
 WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = env.bool("WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS", default=False)
 # Seconds between a failed attempt and the next one (about 27 h in all; +-20 % jitter).
 WEBHOOK_RETRY_SCHEDULE = [
-    int(seconds)
+    float(seconds)
     for seconds in env.list(
         "WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000", "36000", "36000"]
     )
@@ -596,7 +610,8 @@ WEBHOOK_RETRY_JITTER = env.float("WEBHOOK_RETRY_JITTER", default=0.2)
 # An endpoint failing for this many seconds (every attempt since) is disabled and its
 # tenant's owners emailed; default 3 days.
 WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=3 * 24 * 3600)
-WEBHOOK_TIMEOUT = 10.0  # the whole attempt, at most (SPEC §11)
+# The whole attempt, at most (SPEC §11: never above 10 s, destinations caps it).
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
 WEBHOOK_CONNECT_TIMEOUT = 3.0
 # Attempts in flight at once per endpoint (1: in order per endpoint).
 WEBHOOK_ENDPOINT_CONCURRENCY = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=1)
@@ -730,6 +745,13 @@ MIDDLEWARE.insert(
 STATICFILES_DIRS = [BASE_DIR / "static"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+
+# Page polling (issue 14: suite time) -------------------------------------------------------
+# Seconds between the htmx polls of a page waiting for background work: the export list's
+# pending rows and a webhook endpoint's delivery log. Not from the environment; the browser
+# tests lower them (tests/browser.py) so a journey waits for the work, not for the poll.
+EXPORT_POLL_SECONDS: float = 1
+WEBHOOK_LOG_POLL_SECONDS: float = 2
 
 # Performance II (issue 15, ADR 0026) -----------------------------------------------------
 # Memberships cached per process, validated by the routing generation

@@ -7,14 +7,13 @@ authenticates it), so the file is served by one view with one gate.
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
 
 from shared_apps.core.pages import TenantPageView, paginate
 from tenant_apps.exports.models import Export, ExportKind
 from tenant_apps.exports.services import export_request
-
-POLL_SECONDS = 1
 
 
 class ExportRequestForm(forms.Form):
@@ -29,7 +28,7 @@ class ExportListPage(TenantPageView):
         return self.render_page(
             page=paginate(request, Export.objects.all()),
             form=ExportRequestForm(),
-            poll_seconds=POLL_SECONDS,
+            poll_seconds=settings.EXPORT_POLL_SECONDS,
         )
 
     def post(self, request, *args, **kwargs):
@@ -38,7 +37,7 @@ class ExportListPage(TenantPageView):
             return self.render_page(
                 page=paginate(request, Export.objects.all()),
                 form=form,
-                poll_seconds=POLL_SECONDS,
+                poll_seconds=settings.EXPORT_POLL_SECONDS,
                 status=400,
             )
         export = export_request(kind=form.cleaned_data["kind"], acting_user=request.user)
@@ -53,4 +52,4 @@ class ExportRowFragment(TenantPageView):
 
     def get(self, request, *args, **kwargs):
         export = get_object_or_404(Export.objects.all(), pk=self.kwargs["pk"])
-        return self.render_page(export=export, poll_seconds=POLL_SECONDS)
+        return self.render_page(export=export, poll_seconds=settings.EXPORT_POLL_SECONDS)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -26,8 +27,6 @@ from shared_apps.organizations.roles import Role
 from tenant_apps.integrations import selectors, services
 from tenant_apps.integrations.forms import ApiKeyForm, EndpointForm
 from tenant_apps.integrations.models import DeliveryStatus, WebhookEndpoint
-
-POLL_SECONDS = 2
 
 
 class _SettingsAction(SettingsPage):
@@ -147,7 +146,7 @@ class WebhookEndpointPage(TenantPageView):
             "deliveries": page,
             "polling": awaits_dispatch
             or any(d.status == DeliveryStatus.PENDING for d in page.object_list),
-            "poll_seconds": POLL_SECONDS,
+            "poll_seconds": settings.WEBHOOK_LOG_POLL_SECONDS,
         }
 
     def get(self, request, *args, **kwargs):

@@ -95,6 +95,52 @@ def test_cached_entitlements_follow_plan_and_override_changes(alpha, django_asse
     assert not has_feature(tenant, Feature.API_KEYS)
 
 
+def test_in_a_routed_transaction_a_hit_costs_no_sql_and_no_redis(
+    alpha, beta, django_assert_num_queries
+):
+    """Requests (and tasks' tenant work) read entitlements from the process, stamped with
+    the routing generation their routing statement returned (ADR 0026)."""
+    from django.core.cache import caches
+    from django.db import transaction
+
+    from billing.entitlements import _cache_key
+
+    tenant, other = alpha.tenant, beta.tenant
+    with transaction.atomic():
+        connection.route_to(tenant)  # what the request middleware does first
+        first = tenant_entitlements(tenant)
+        with django_assert_num_queries(0):
+            assert tenant_entitlements(tenant) == first
+            assert has_feature(tenant, Feature.WEBHOOKS)
+        # Not through Redis: the shared cache never got an entry.
+        assert caches["shared"].get(_cache_key(tenant.pk)) is None
+        # Keyed by tenant: beta's answer is beta's own.
+        override(beta, "webhooks", enabled=False)
+        assert not has_feature(other, Feature.WEBHOOKS)
+        assert has_feature(tenant, Feature.WEBHOOKS)
+
+
+def test_changes_made_without_signals_reach_the_next_request(alpha, beta):
+    """Another process's write, a bulk insert, a ``queryset.update()``: no signal runs
+    here, the database triggers move the routing generation, the next request re-reads."""
+    owner, other = bearer_client(alpha, "owner"), bearer_client(beta, "owner")
+    assert owner.get(ENDPOINTS).status_code == 200  # cached now, in this process
+    TenantEntitlementOverride.objects.bulk_create(  # no post_save: nothing invalidated
+        [TenantEntitlementOverride(tenant=alpha.tenant, key="webhooks", enabled=False, note="x")]
+    )
+    response = owner.get(ENDPOINTS)
+    assert response.status_code == 402, response.content
+    assert error_of(response)["code"] == ErrorCode.FEATURE_NOT_IN_PLAN
+    assert other.get(ENDPOINTS).status_code == 200  # beta's deal is its own
+    TenantEntitlementOverride.objects.filter(tenant=alpha.tenant).update(enabled=True)
+    assert owner.get(ENDPOINTS).status_code == 200
+    TenantEntitlementOverride.objects.filter(tenant=alpha.tenant).delete()
+    plan = Plan.objects.get(pk=alpha.tenant.plan_id)
+    Plan.objects.filter(pk=plan.pk).update(features=[f for f in plan.features if f != "webhooks"])
+    assert owner.get(ENDPOINTS).status_code == 402
+    assert other.get(ENDPOINTS).status_code == 402  # same plan (starter)
+
+
 def test_the_error_names_the_feature_and_plan(alpha):
     override(alpha, "exports", enabled=False)
     with pytest.raises(FeatureNotInPlan) as excinfo:

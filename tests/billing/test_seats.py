@@ -148,8 +148,21 @@ def test_a_viewer_becoming_a_member_takes_a_seat(
 
 
 def test_stripe_failing_keeps_the_membership_and_a_retry_converges(
-    alpha, team, fake_stripe, tasks_inline, django_capture_on_commit_callbacks
+    alpha,
+    team,
+    fake_stripe,
+    tasks_inline,
+    django_capture_on_commit_callbacks,
+    settings,
+    monkeypatch,
 ):
+    # Both retry layers, each once (production: stripe-python's 2 retries, the task's 8):
+    # a retry of each is what shows they reuse the change's key, and each costs stripe-
+    # python's 0.5 s wait.
+    from billing.tasks import push_seats
+
+    settings.STRIPE_MAX_NETWORK_RETRIES = 1
+    monkeypatch.setattr(push_seats, "max_retries", 1)
     with django_capture_on_commit_callbacks(execute=True):
         sub = subscribe(alpha, fake_stripe)
     start = stripe_quantity(fake_stripe, sub)
@@ -163,7 +176,7 @@ def test_stripe_failing_keeps_the_membership_and_a_retry_converges(
     assert account.seats_pushed_sequence < account.seat_sequence
     assert "StripeUnavailable" in account.seats_last_error
     attempts = fake_stripe.calls("POST", "/v1/subscription_items/")
-    assert len(attempts) > 3  # stripe-python's own retries, then the task's
+    assert len(attempts) == 4  # stripe-python's own retry, then the task's, each once
     # Every attempt of this one change carried the same key.
     expected = idempotency_key("seats", alpha.tenant.pk, account.seat_sequence)
     assert {a["idempotency_key"] for a in attempts} == {expected}

@@ -393,11 +393,13 @@ def report(name: str, figures: dict) -> None:
         pass
 
 
-def _wait_for_traffic(load, served: int = 5) -> None:
-    """Start the fault only once the clients are being served (not after a fixed sleep:
-    on a loaded machine the first responses can take longer)."""
+def _wait_for_traffic(load, served: int = 5, since: float = 0) -> None:
+    """Until the clients have been served ``served`` times since ``since`` (not a fixed
+    sleep: on a loaded machine responses can take longer)."""
     wait_until(
-        lambda: tally(load.between(0, float("inf")))["served"] >= served, timeout=30, interval=0.05
+        lambda: tally(load.between(since, float("inf")))["served"] >= served,
+        timeout=30,
+        interval=0.02,
     )
 
 
@@ -411,11 +413,14 @@ def test_redis_outage_degrades_readiness_not_the_api_and_recovers(stack):
         status, body = web.get("/readyz")
         assert status == 503
         assert json.loads(body)["checks"] == {"database": "ok", "redis": "redis unavailable"}
-        time.sleep(0.8)
+        # The outage lasts until the clients have been served well over ten times without
+        # Redis (polled, not a fixed wait: at least ten requests per client that started without
+        # it; the assertion below wants more than 10).
+        _wait_for_traffic(load, served=40, since=down_at)
         up_at = time.monotonic()
         redis.start()
         recovered_in = wait_until(web.ready, timeout=10)
-        time.sleep(0.3)
+        _wait_for_traffic(load, served=10, since=time.monotonic())
     before = tally(load.between(0, down_at))
     during = tally(load.between(down_at, up_at))
     after = tally(load.between(up_at, float("inf")))
@@ -442,7 +447,8 @@ def test_postgres_restart_costs_at_most_the_requests_in_flight(stack):
         restart_at = time.monotonic()
         postgres.restart()
         back_at = time.monotonic()
-        time.sleep(0.6)
+        # Well over the ten requests served after the restart that the assertion wants.
+        _wait_for_traffic(load, served=20, since=back_at + 0.5)
     before = tally(load.between(0, restart_at))
     window = load.between(restart_at, back_at)
     after = tally(load.between(back_at, float("inf")))

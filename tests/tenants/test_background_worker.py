@@ -250,12 +250,15 @@ def test_sigkilled_worker_mid_task_is_redelivered_and_each_effect_happens_once(c
             lambda: (
                 _items(run)["t_alpha"].status == FanoutItemStatus.SUCCEEDED
                 and f"fan-out item {items['t_beta'].pk} already done" in successor.log()
+                # (the last thing alpha's task does; stopping the worker before it would
+                # interrupt it)
+                and FanoutRun.objects.get(pk=run.pk).finished_at is not None
             ),
             timeout=20,
-            what="both messages redelivered",
+            what="both messages redelivered and the run finished",
         )
     finally:
-        successor.stop()
+        successor.kill_and_forget()  # nothing is in flight any more
     assert [r[:2] for r in probe_rows("t_alpha")] == [("p2", "effect")]
     assert [r[:2] for r in probe_rows("t_beta")] == [("p2", "effect")]
     assert FanoutRun.objects.get(pk=run.pk).finished_at is not None
@@ -289,11 +292,18 @@ def test_a_task_queued_by_a_tenant_request_runs_there_with_its_request_id(worker
 
     export = wait_for(finished, timeout=15, what="export done")
     try:
-        ran = [
-            r
-            for r in _worker_log_lines(worker, offset)
-            if r["logger"] == "celery.app.trace" and "run_export" in r["message"]
-        ]
+
+        def ran_lines() -> list[dict] | None:
+            """The task's lines, once its "succeeded" line (written after the export row
+            is done) is in the log."""
+            lines = [
+                r
+                for r in _worker_log_lines(worker, offset)
+                if r["logger"] == "celery.app.trace" and "run_export" in r["message"]
+            ]
+            return lines if any("succeeded" in r["message"] for r in lines) else None
+
+        ran = wait_for(ran_lines, timeout=10, what="the task's log lines")
         assert ran and {r["request_id"] for r in ran} == {"req-e2e-export-1"}
         assert "succeeded" in ran[-1]["message"] and "t_alpha" in export.file_path
     finally:

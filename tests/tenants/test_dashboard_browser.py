@@ -1,29 +1,23 @@
 """The operator's dashboard in a real browser: an operator signs in to the admin and
-lands on the figures (headless Chromium via Playwright, against a live server)."""
+lands on the figures (headless Chromium via Playwright, against the session's live
+server, tests/browser.py)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
+from tests.browser import browser, browser_marks, live_port, new_page
 from tests.factories import PASSWORD
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FAILURE_SHOTS = Path(__file__).resolve().parents[2] / ".local" / "screenshots"
 OPERATOR = "operator@dashboard-browser.test"
 DOC_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)",
-    ),
-]
+pytestmark = browser_marks()
+__all__ = ["browser", "live_port"]
 
 
 @pytest.fixture
@@ -42,40 +36,23 @@ def operator(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def live_url(operator, db):
-    from tests.support import live_server
-
-    with live_server() as port:
-        yield f"http://localhost:{port}"
+def live_url(operator, db, live_port):
+    return f"http://localhost:{live_port}"
 
 
-def test_operator_signs_in_and_sees_the_dashboard(live_url, operator):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        try:
-            page.goto(f"{live_url}/admin/")
-            page.fill("#id_username", operator)
-            page.fill("#id_password", PASSWORD)
-            page.click("input[type=submit]")
-            page.wait_for_selector("#ops-tenants")
-            assert "Operator dashboard" in page.content()
-            assert int(page.inner_text("#ops-tenants")) >= 2  # alpha and beta
-            assert page.locator(".ops-chart rect").count() == 16  # 8 weeks x 2 series
-            assert page.inner_text("#ops-spares").split(" / ")[1] == "2"
-            # dj-stripe's mirror is listed last, under its own heading
-            headings = page.locator(".app-list caption, #content-main .module caption").all()
-            assert "STRIPE MIRROR" in headings[-1].inner_text().upper()
-            if os.environ.get("TESSERA_DOC_SCREENSHOTS"):  # refresh the README's picture
-                page.screenshot(path=str(DOC_SHOTS / "admin-dashboard.png"))
-        except Exception:
-            FAILURE_SHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(FAILURE_SHOTS / "operator-dashboard-failure.png"))
-            raise
-        finally:
-            browser.close()
+def test_operator_signs_in_and_sees_the_dashboard(browser, live_url, operator):
+    page = new_page(browser)
+    page.goto(f"{live_url}/admin/")
+    page.fill("#id_username", operator)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#ops-tenants")
+    assert "Operator dashboard" in page.content()
+    assert int(page.inner_text("#ops-tenants")) >= 2  # alpha and beta
+    assert page.locator(".ops-chart rect").count() == 16  # 8 weeks x 2 series
+    assert page.inner_text("#ops-spares").split(" / ")[1] == "2"
+    # dj-stripe's mirror is listed last, under its own heading
+    headings = page.locator(".app-list caption, #content-main .module caption").all()
+    assert "STRIPE MIRROR" in headings[-1].inner_text().upper()
+    if os.environ.get("TESSERA_DOC_SCREENSHOTS"):  # refresh the README's picture
+        page.screenshot(path=str(DOC_SHOTS / "admin-dashboard.png"))

@@ -9,27 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import browser, browser_marks, live_port
 from tests.web import test_journeys_browser as journeys
 
-# The journeys' fixtures: alpha committed and restored, a live server, a real Chromium.
+# The journeys' fixtures: alpha committed and restored; the session's live server and
+# Chromium (tests/browser.py).
 alpha = journeys.alpha
 committed_alpha = journeys.committed_alpha
 live_url = journeys.live_url
-browser = journeys.browser
 signed_in = journeys.signed_in
-CHROMIUM = journeys.CHROMIUM
+__all__ = ["browser", "live_port"]
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "billing-seats.png"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.usefixtures("committed_db"),
-    pytest.mark.xdist_group(__name__),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)",
-    ),
-]
+pytestmark = [*browser_marks(), pytest.mark.usefixtures("committed_db")]
 
 
 @pytest.fixture

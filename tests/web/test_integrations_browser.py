@@ -15,23 +15,19 @@ from django.db import connection
 from standardwebhooks.webhooks import Webhook
 
 from tests import celery_support
+from tests.browser import browser, browser_marks, live_port, signed_in_page
 from tests.celery_support import wait_for
 from tests.support import host_client, session_world
 from tests.tenant_apps.integrations.receiver import Receiver
-from tests.web.test_journeys_browser import CHROMIUM, browser, signed_in  # noqa: F401
 
 celery_prefix = celery_support.celery_prefix
 worker = celery_support.worker
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.usefixtures("committed_db"),
-    pytest.mark.xdist_group(__name__),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)",
-    ),
-]
+# The Chromium and the live server are the session's (tests/browser.py); the receiver is
+# this module's. No xdist group: the journey using ``worker`` goes where the Celery
+# worker runs (conftest), the other one anywhere (each starts its own receiver then).
+pytestmark = [*browser_marks(), pytest.mark.usefixtures("committed_db")]
+__all__ = ["browser", "live_port"]
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "docs" / "screenshots"
 TABLES = [
@@ -68,13 +64,10 @@ def receiver():
 
 
 @pytest.fixture
-def live_url(committed_db, alpha, beta):
-    """Alpha's address on a live server; alpha's and beta's keys, endpoints, deliveries,
+def live_url(committed_db, alpha, beta, live_port):
+    """Alpha's address on the live server; alpha's and beta's keys, endpoints, deliveries,
     audit entries and sessions are removed afterwards."""
-    from tests.support import live_server
-
-    with live_server() as port:
-        yield f"http://{alpha.host}:{port}"
+    yield f"http://{alpha.host}:{live_port}"
     connection.set_schema_to_public()
     with connection.cursor() as cursor:
         for schema in (alpha.schema_name, beta.schema_name):
@@ -100,14 +93,14 @@ def api_status(world, key: str) -> int:
 
 
 def test_an_owner_manages_keys_and_webhooks(
-    browser,  # noqa: F811 - the fixture
+    browser,
     live_url,
     alpha,
     receiver,
     worker,
     settings,
 ):
-    page = signed_in(browser, live_url, alpha, "owner")
+    page = signed_in_page(browser, live_url, alpha, "owner")
     page.goto(live_url + "/app/settings/")
 
     # An API key: shown once, works on the API, then revoked.
@@ -184,12 +177,12 @@ def test_an_owner_manages_keys_and_webhooks(
 
 
 def test_members_and_the_other_tenant_see_nothing_of_it(
-    browser,  # noqa: F811 - the fixture
+    browser,
     live_url,
     alpha,
     beta,
 ):
-    owner = signed_in(browser, live_url, alpha, "owner")
+    owner = signed_in_page(browser, live_url, alpha, "owner")
     owner.goto(live_url + "/app/settings/")
     owner.fill("#id_key-name", "alpha-only key")
     owner.click("#create-api-key")
@@ -201,7 +194,7 @@ def test_members_and_the_other_tenant_see_nothing_of_it(
     endpoint_path = owner.get_attribute("#endpoint-table a.endpoint-url", "href")
     assert endpoint_path and endpoint_path.startswith("/app/settings/webhooks/")
 
-    member = signed_in(browser, live_url, alpha, "member")
+    member = signed_in_page(browser, live_url, alpha, "member")
     member.goto(live_url + "/app/settings/")
     assert member.locator("#api-keys, #webhooks, #api-key-form, #endpoint-form").count() == 0
     assert "alpha-only" not in member.content()
@@ -210,7 +203,7 @@ def test_members_and_the_other_tenant_see_nothing_of_it(
     port = live_url.rsplit(":", 1)[1]
     beta_url = f"http://{beta.host}:{port}"
     for role in ("member", "owner"):
-        beta_page = signed_in(browser, beta_url, beta, role)
+        beta_page = signed_in_page(browser, beta_url, beta, role)
         beta_page.goto(beta_url + "/app/settings/")
         assert "alpha-only" not in beta_page.content()
         assert beta_page.locator("#api-key-table, #endpoint-table").count() == 0

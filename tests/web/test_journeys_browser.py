@@ -1,16 +1,14 @@
 """What a member does in the web app, in a real Chromium (Playwright), one test per journey.
 
-The pages are served by a live server thread on its own database connection, so these
-tests commit (no wrapping transaction) and clean alpha's tables afterwards. A member is
-signed in by creating a session in alpha's schema (what a login does) and handing its
-cookie to the browser. A failing journey leaves a screenshot in
-``tests/web/failure-screenshots/`` (git-ignored).
+The pages are served by the session's live server thread (tests/browser.py) on its own
+database connections, so these tests commit (no wrapping transaction) and clean alpha's
+tables afterwards. A member is signed in by creating a session in alpha's schema (what a
+login does) and handing its cookie to a fresh browser context. A failing journey leaves
+its pages' screenshots in ``.local/screenshots/`` (git-ignored).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,25 +17,19 @@ from django.core import mail
 from django.db import connection
 
 from tests import celery_support
+from tests.browser import browser, browser_marks, live_port, new_page, signed_in_page
 from tests.factories import PASSWORD
 from tests.support import session_world
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FAILURES = Path(__file__).resolve().parent / "failure-screenshots"
 
 # A real Celery worker for the export journey (see tests/celery_support.py).
 celery_prefix = celery_support.celery_prefix
 worker = celery_support.worker
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.usefixtures("committed_db"),
-    pytest.mark.xdist_group(__name__),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)",
-    ),
-]
+# No xdist group: the Chromium and the live server are per xdist worker (tests/browser.py)
+# and these tests clean what they commit, so they may run on either worker; the export
+# journey goes where the Celery worker runs (conftest's group of ``worker``).
+pytestmark = [*browser_marks(), pytest.mark.usefixtures("committed_db")]
+__all__ = ["browser", "live_port"]
 
 
 # The session tenants without ``db``: these tests commit (conftest's ``committed_db``).
@@ -85,57 +77,20 @@ def committed_alpha(committed_db, alpha):
     new_users = User.objects.exclude(pk__in=users_before)
     OrganizationUser.objects.filter(user__in=new_users).delete()
     new_users.delete()
+    # DELETE, children first: a few rows each, where TRUNCATE rewrites every table file.
     with connection.cursor() as cursor:
-        tables = ", ".join(f"{alpha.schema_name}.{table}" for table in _tenant_tables())
-        cursor.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        for table in _tenant_tables():
+            cursor.execute(f"DELETE FROM {alpha.schema_name}.{table}")
 
 
 @pytest.fixture
-def live_url(committed_alpha):
-    from tests.support import live_server
-
-    with live_server() as port:
-        yield f"http://{committed_alpha.host}:{port}"
-
-
-@pytest.fixture
-def browser(request, monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop running in this thread; the test's own
-    # ORM calls (set-up, assertions) are plain blocking calls between browser steps.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        try:
-            yield chromium
-        finally:
-            report = getattr(request.node, "report_call", None)
-            if report is not None and report.failed:
-                FAILURES.mkdir(exist_ok=True)
-                for index, context in enumerate(chromium.contexts):
-                    for number, page in enumerate(context.pages):
-                        page.screenshot(
-                            path=str(FAILURES / f"{request.node.name}-{index}-{number}.png"),
-                            full_page=True,
-                        )
-            chromium.close()
+def live_url(committed_alpha, live_port):
+    return f"http://{committed_alpha.host}:{live_port}"
 
 
 def signed_in(browser, live_url: str, world, role: str):
     """A browser page with a session of ``world``'s ``role`` user (cookie on its host)."""
-    from tests.support import session_client
-
-    client = session_client(world, world.user(role))
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_url + "/"}]
-    )
-    return context.new_page()
+    return signed_in_page(browser, live_url, world, role)
 
 
 def in_alpha(alpha):
@@ -243,7 +198,7 @@ def test_an_export_turns_ready_by_htmx_polling(browser, live_url, committed_alph
     page.click("#request-export")
     page.wait_for_selector("#export-table")
     first = page.locator("#export-table tbody tr").first
-    # The real worker writes the file; the row, polled every second, shows the link.
+    # The real worker writes the file; the row, polled (htmx), shows the link.
     page.wait_for_selector("#export-table a.download", timeout=30_000)
     assert first.locator("[data-status]").get_attribute("data-status") == "done"
     assert first.locator("td.num").inner_text() == "1"
@@ -271,7 +226,7 @@ def test_an_admin_invites_and_the_invitee_joins_by_the_link(
     port = live_url.rsplit(":", 1)[1]
     link = link_in(mail.outbox[0].body, f"{committed_alpha.host}:{port}")
 
-    invitee = browser.new_context().new_page()  # a second browser: nobody signed in
+    invitee = new_page(browser)  # a second browser: nobody signed in
     invitee.goto(link)
     assert "admin@alpha.test" in invitee.inner_text("#invitation-summary")
     assert "Alpha Ltd" in invitee.inner_text("#invitation-summary")
@@ -284,7 +239,7 @@ def test_an_admin_invites_and_the_invitee_joins_by_the_link(
     assert "Welcome to Alpha Ltd." in invitee.inner_text(".flash")
 
     # The same link a second time: a clear page, nobody joins twice.
-    again = browser.new_context().new_page()
+    again = new_page(browser)
     response = again.goto(link)
     assert response is not None and response.status == 410
     assert "already used" in again.inner_text("h1")

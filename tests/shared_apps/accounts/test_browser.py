@@ -1,7 +1,10 @@
-"""Account journeys in a real browser (headless Chromium via Playwright) against a live
-server on the test database: one test per journey, a screenshot on failure under
-``tests/.artifacts/`` (gitignored). ``TESSERA_DOC_SCREENSHOTS=1`` also refreshes the
-pictures in ``docs/screenshots/``.
+"""Account journeys in a real browser (headless Chromium via Playwright) against the
+session's live server on the test database (tests/browser.py): one test per journey, a
+screenshot on failure under ``.local/screenshots/`` (gitignored).
+``TESSERA_DOC_SCREENSHOTS=1`` also refreshes the pictures in ``docs/screenshots/``.
+
+These tests are about signing in, so they sign in through the form (the TOTP set-up
+too: allauth asks for a recent sign-in with a password before it).
 
 The live server sees only committed data, so these tests create their users committed
 (no per-test transaction) and delete them afterwards; the session tenants alpha and
@@ -15,7 +18,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,36 +25,37 @@ from pathlib import Path
 import pytest
 from django.core import mail
 
+from tests.browser import browser, browser_marks, live_port, new_page
 from tests.factories import PASSWORD
 from tests.shared_apps.accounts.conftest import totp_now
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 RESET_LINK = re.compile(r"https?://[^/\s]+(/accounts/password/reset/key/[^\s\"<]+)")
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)",
-    ),
-]
+pytestmark = browser_marks()
+__all__ = ["browser", "live_port"]
+
+
+# One thread for the module: its database connection is opened once, not per call.
+_OWN_CONNECTION = ThreadPoolExecutor(max_workers=1, thread_name_prefix="committed-users")
 
 
 def in_own_connection(func, *args):
     """Run ``func`` in a thread of its own: its own database connection, autocommitting,
     outside this test's transaction (which the live server cannot see)."""
+    return _OWN_CONNECTION.submit(func, *args).result()
 
-    def run():
+
+@pytest.fixture(scope="module", autouse=True)
+def _own_connection_closed():
+    yield
+
+    def close():
         from django.db import connection
 
-        try:
-            return func(*args)
-        finally:
-            connection.close()
+        connection.close()
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
+    in_own_connection(close)
 
 
 @pytest.fixture
@@ -107,36 +110,13 @@ def committed(db, django_db_blocker, monkeypatch):
 
 
 @pytest.fixture
-def live_port(committed):
-    from tests.support import live_server
-
-    with live_server() as port:
-        yield port
-
-
-@pytest.fixture
-def browser_page(request, live_port):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        context = browser.new_context(viewport={"width": 900, "height": 760})
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        try:
-            yield page
-        finally:
-            report = getattr(request.node, "rep_call", None)
-            if report is not None and report.failed:
-                artifacts = Path(__file__).resolve().parents[2] / ".artifacts"
-                artifacts.mkdir(exist_ok=True)
-                page.screenshot(path=str(artifacts / f"{request.node.name}.png"), full_page=True)
-            browser.close()
-        assert not [e for e in errors if "Content Security Policy" in e], errors
+def browser_page(browser, live_port, committed):
+    """A page of a fresh context; the test fails if the page logged a CSP violation."""
+    page = new_page(browser, viewport={"width": 900, "height": 760})
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    yield page
+    assert not [e for e in errors if "Content Security Policy" in e], errors
 
 
 def url(port: int, subdomain: str, path: str) -> str:

@@ -2,37 +2,30 @@
 on the root domain, lands in alpha's web app as a member with the banner, sees the
 member's orders, is refused a write (read-only), ends it and finds the trail.
 
-Live server thread on its own connection: this test commits and cleans up after itself.
+The session's live server thread (tests/browser.py) on its own connections: this test
+commits and cleans up after itself. The operator's admin session is handed to the browser
+as a cookie (signing in to the admin is tested in tests/tenants/test_dashboard_browser.py).
 With ``TESSERA_DOC_SCREENSHOTS=1`` it refreshes docs/screenshots/support-*.png.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
+from tests.browser import browser, browser_marks, live_port, new_page
 from tests.factories import PASSWORD
-from tests.support import session_world
+from tests.support import host_client, session_world
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FAILURES = Path(__file__).resolve().parents[3] / ".local" / "screenshots"
 DOC_SHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 OPERATOR = "operator@support-browser.test"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.usefixtures("committed_db"),
-    pytest.mark.xdist_group(__name__),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)",
-    ),
-]
+pytestmark = [*browser_marks(), pytest.mark.usefixtures("committed_db")]
+__all__ = ["browser", "live_port"]
 
 
 @pytest.fixture
@@ -64,17 +57,9 @@ def world(committed_db):
         m._meta.db_table
         for m in (OrderItem, Order, Customer, Product, Category, AuditEntry, Session)
     ]
-    with connection.cursor() as cursor:
-        joined = ", ".join(f"{alpha.schema_name}.{table}" for table in tables)
-        cursor.execute(f"TRUNCATE {joined} RESTART IDENTITY CASCADE")
-
-
-@pytest.fixture
-def port(world):
-    from tests.support import live_server
-
-    with live_server() as port:
-        yield port
+    with connection.cursor() as cursor:  # DELETE, children first: a few rows each
+        for table in tables:
+            cursor.execute(f"DELETE FROM {alpha.schema_name}.{table}")
 
 
 def shot(page, name: str) -> None:
@@ -82,73 +67,61 @@ def shot(page, name: str) -> None:
         page.screenshot(path=str(DOC_SHOTS / f"{name}.png"))
 
 
-def test_operator_supports_a_member_read_only(world, port, monkeypatch):
-    from playwright.sync_api import sync_playwright
+def test_operator_supports_a_member_read_only(world, browser, live_port):
+    from shared_apps.accounts.models import User
 
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    root, tenant_root = f"http://localhost:{port}", f"http://{world.host}:{port}"
+    root, tenant_root = f"http://localhost:{live_port}", f"http://{world.host}:{live_port}"
     tenant_pk, member_pk = world.tenant.pk, world.user("member").pk
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        try:
-            # The operator signs in to the platform admin and opens alpha.
-            page.goto(f"{root}/admin/")
-            page.fill("#id_username", OPERATOR)
-            page.fill("#id_password", PASSWORD)
-            page.click("input[type=submit]")
-            page.goto(f"{root}/admin/tenants/tenant/{tenant_pk}/change/")
-            page.click("#support-access-link")
-            page.select_option("#id_member", str(member_pk))
-            shot(page, "support-admin-start")
-            page.click("#support-start")
+    admin = host_client("localhost")  # the root domain: a session in the public schema
+    admin.force_login(User.objects.get(email=OPERATOR))
+    page = new_page(browser)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": admin.cookies["sessionid"].value, "url": root + "/"}]
+    )
+    # The operator, signed in to the platform admin, opens alpha.
+    page.goto(f"{root}/admin/tenants/tenant/{tenant_pk}/change/")
+    page.click("#support-access-link")
+    page.select_option("#id_member", str(member_pk))
+    shot(page, "support-admin-start")
+    page.click("#support-start")
 
-            # Handed to alpha's own host: confirm, then the member's web app.
-            page.wait_for_url(f"{tenant_root}/support/start/?token=*")
-            assert "as member@alpha.test" in page.inner_text("main")
-            page.click("#start-support")
-            page.wait_for_url(f"{tenant_root}/")
-            banner = page.inner_text("#support-banner")
-            assert f"Support access: {OPERATOR} as member@alpha.test, read-only, ends at" in banner
-            page.goto(f"{tenant_root}/app/orders/")
-            assert "Wile E. Coyote" in page.inner_text("main")
-            assert page.is_visible("#end-support")
-            shot(page, "support-banner")
+    # Handed to alpha's own host: confirm, then the member's web app.
+    page.wait_for_url(f"{tenant_root}/support/start/?token=*")
+    assert "as member@alpha.test" in page.inner_text("main")
+    page.click("#start-support")
+    page.wait_for_url(f"{tenant_root}/")
+    banner = page.inner_text("#support-banner")
+    assert f"Support access: {OPERATOR} as member@alpha.test, read-only, ends at" in banner
+    page.goto(f"{tenant_root}/app/orders/")
+    assert "Wile E. Coyote" in page.inner_text("main")
+    assert page.is_visible("#end-support")
+    shot(page, "support-banner")
 
-            # A write is refused: read-only.
-            page.goto(f"{tenant_root}/app/products/new/")
-            page.fill("#id_name", "Not by support")
-            page.fill("#id_price", "1")
-            response_info = page.expect_response(lambda r: r.request.method == "POST")
-            with response_info as info:
-                page.click("#save-product")
-            assert info.value.status == 403
-            assert "read-only" in page.inner_text("main")
-            assert page.is_visible("#support-banner")
-            shot(page, "support-read-only")
+    # A write is refused: read-only.
+    page.goto(f"{tenant_root}/app/products/new/")
+    page.fill("#id_name", "Not by support")
+    page.fill("#id_price", "1")
+    response_info = page.expect_response(lambda r: r.request.method == "POST")
+    with response_info as info:
+        page.click("#save-product")
+    assert info.value.status == 403
+    assert "read-only" in page.inner_text("main")
+    assert page.is_visible("#support-banner")
+    shot(page, "support-read-only")
 
-            # Ended: back in the admin, with the trail; alpha's host is signed out.
-            page.click("#end-support")
-            page.wait_for_url(f"{tenant_root}/support/ended/?by=admin")
-            assert not page.is_visible("#support-banner")
-            page.click("#back-to-admin")
-            page.wait_for_url(f"{root}/admin/tenants/tenant/{tenant_pk}/support/")
-            trail = page.inner_text("#support-audit")
-            assert "support.started" in trail and "support.ended" in trail
-            assert f"support {OPERATOR} as member@alpha.test" in trail
-            assert "ended (ended)" in page.inner_text("#support-sessions")
-            shot(page, "support-admin-trail")
-            page.goto(f"{tenant_root}/app/orders/")
-            assert "/accounts/login/" in page.url
-        except Exception:
-            FAILURES.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(FAILURES / "support-journey-failure.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
+    # Ended: back in the admin, with the trail; alpha's host is signed out.
+    page.click("#end-support")
+    page.wait_for_url(f"{tenant_root}/support/ended/?by=admin")
+    assert not page.is_visible("#support-banner")
+    page.click("#back-to-admin")
+    page.wait_for_url(f"{root}/admin/tenants/tenant/{tenant_pk}/support/")
+    trail = page.inner_text("#support-audit")
+    assert "support.started" in trail and "support.ended" in trail
+    assert f"support {OPERATOR} as member@alpha.test" in trail
+    assert "ended (ended)" in page.inner_text("#support-sessions")
+    shot(page, "support-admin-trail")
+    page.goto(f"{tenant_root}/app/orders/")
+    assert "/accounts/login/" in page.url
 
     from tenant_apps.catalog.models import Product
 

@@ -1,6 +1,8 @@
 import pytest
 
-from tests.tenant_apps.integrations.receiver import Receiver
+from tests.celery_support import wait_for
+from tests.support import session_world
+from tests.tenant_apps.integrations.receiver import WEBHOOK_TABLES, Receiver
 
 
 @pytest.fixture(scope="module")
@@ -9,3 +11,46 @@ def receiver():
     server = Receiver().start()
     yield server
     server.stop()
+
+
+# The session tenants for tests that commit (conftest's ``committed_db``, no ``db``).
+@pytest.fixture
+def committed_alpha(committed_db):
+    return session_world("alpha")
+
+
+@pytest.fixture
+def committed_beta(committed_db):
+    return session_world("beta")
+
+
+@pytest.fixture
+def clean_webhooks(committed_db):
+    """After the test: the session tenants' webhook, order and catalogue rows deleted, once
+    no worker holds a delivery any more."""
+    yield
+    from django.db import connection
+
+    connection.set_schema_to_public()
+    # Stop the workers from claiming more, let attempts in flight finish, then delete.
+    # DELETE, not TRUNCATE: a worker may still be finishing an attempt (row locks wait
+    # for it; TRUNCATE's table locks could deadlock with it).
+    schemas = ("t_alpha", "t_beta")
+    with connection.cursor() as cursor:
+        for schema in schemas:
+            cursor.execute(f"UPDATE {schema}.integrations_webhookendpoint SET enabled = false")
+
+        def idle() -> bool:
+            cursor.execute(
+                " UNION ALL ".join(
+                    f"SELECT count(*) FROM {schema}.integrations_webhookdelivery"
+                    " WHERE leased_until > now()"
+                    for schema in schemas
+                )
+            )
+            return not any(n for (n,) in cursor.fetchall())
+
+        wait_for(idle, timeout=15, what="attempts in flight to finish")
+        for schema in schemas:
+            for table in WEBHOOK_TABLES:
+                cursor.execute(f"DELETE FROM {schema}.{table}")

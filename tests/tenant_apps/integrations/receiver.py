@@ -3,10 +3,16 @@ range (18500-18599), in a thread of the test process.
 
 Each path has a behaviour: ``/ok`` answers 204; ``/status/<code>`` that status;
 ``/flaky/<n>`` 500 for the first n requests to it, then 200; ``/hang`` waits until the
-receiver stops (or 30 s); ``/block/<name>`` holds its first request until
+receiver stops (or 30 s), and so does the first request to ``/hang-once/<name>`` (later
+ones: 204); ``/block/<name>`` holds its first request until
 ``release()`` (or the receiver stops), then answers 204 to every later one;
 ``/redirect`` answers 302 to ``/ok``; ``/huge`` a 200 with a (lazily written) body of
 8 MiB. Every request is recorded with its headers and body.
+
+Below it, what the worker-driven delivery tests (test_webhook_delivery.py and
+test_webhook_faults.py) share: an endpoint and an order made through the API, reads in a
+tenant's schema, and the tables those tests commit to (``WEBHOOK_TABLES``), emptied by the
+``clean_webhooks`` fixture of this package's conftest.
 """
 
 from __future__ import annotations
@@ -16,8 +22,11 @@ import socket
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
 
 PORTS = range(18510, 18600)
 
@@ -76,7 +85,7 @@ class Receiver:
         if path.startswith("/flaky/"):
             failures = int(path.rsplit("/", 1)[1])
             return self._send(handler, 500 if hit <= failures else 200)
-        if path == "/hang":
+        if path == "/hang" or (path.startswith("/hang-once/") and hit == 1):
             self._stop.wait(30)
             return None
         if path.startswith("/block/") and hit == 1:
@@ -136,3 +145,74 @@ class Receiver:
 def port_is_free(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+# The worker-driven delivery tests -------------------------------------------------------------
+
+T = TypeVar("T")
+# What those tests commit in a tenant schema (children first).
+WEBHOOK_TABLES = [
+    "integrations_webhookattempt",
+    "integrations_webhookdelivery",
+    "integrations_webhookevent",
+    "integrations_webhookendpoint",
+    "orders_orderitem",
+    "orders_order",
+    "orders_customer",
+    "catalog_product",
+    "audit_auditentry",
+]
+
+
+def in_tenant(world: Any, read: Callable[[], T]) -> T:
+    """``read()`` on ``world``'s schema, then back on public."""
+    from django.db import connection
+
+    connection.set_tenant(world.tenant)
+    try:
+        return read()
+    finally:
+        connection.set_schema_to_public()
+
+
+def endpoint_on(world: Any, url: str, events: tuple[str, ...] = ("order.created",)) -> dict:
+    """An endpoint of ``world`` on ``url``, created through the API by its owner."""
+    from tests.support import bearer_client
+
+    response = bearer_client(world, "owner").post(
+        "/api/v1/webhooks/endpoints/", {"url": url, "events": list(events)}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def stock(world: Any) -> tuple[int, int]:
+    """A product and a customer in ``world``'s schema (committed): (product, customer)."""
+    from tenant_apps.catalog.models import Product, ProductStatus
+    from tenant_apps.orders.models import Customer
+
+    def make() -> tuple[int, int]:
+        product = Product.objects.create(
+            name="Anvil",
+            slug=f"anvil-{time.monotonic_ns()}",
+            price=Decimal("49.00"),
+            stock=100,
+            status=ProductStatus.ACTIVE,
+        )
+        customer = Customer.objects.create(name="Wile", email=f"w{time.monotonic_ns()}@acme.test")
+        return product.pk, customer.pk
+
+    return in_tenant(world, make)
+
+
+def place_order(world: Any, product: int, customer: int) -> dict:
+    """An order placed through the API by a member: its event is committed and queued."""
+    from tests.support import bearer_client
+
+    response = bearer_client(world, "member").post(
+        "/api/v1/orders/",
+        {"customer": customer, "items": [{"product": product, "quantity": 1}]},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    return response.json()
