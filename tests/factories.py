@@ -5,9 +5,11 @@ RoutingGeneration has none: it is one row that a database trigger maintains."""
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 import factory
+from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from billing.models import BillingAccount, Plan, UsageReport, WebhookEvent, WebhookEventStatus
@@ -37,6 +39,18 @@ from tenants.models import Domain, SpareSchema, Tenant, TenantEvent, TenantStatu
 PASSWORD = "a-long-test-password"
 
 
+def _hashers() -> tuple[str, ...]:
+    from django.conf import settings
+
+    return tuple(settings.PASSWORD_HASHERS)
+
+
+@functools.lru_cache(maxsize=8)
+def _password_hash(raw: str, hashers: tuple[str, ...]) -> str:
+    """One salted hash per (password, hasher setting): test users may share it."""
+    return make_password(raw)
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
@@ -45,16 +59,14 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"user{n}@example.test")
     full_name = factory.Faker("name")
-    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+    # The hash of ``raw_password`` (PASSWORD unless given), computed once per password
+    # and hasher setting and written with the row's INSERT: no second save per user.
+    password = factory.LazyAttribute(lambda o: _password_hash(o.raw_password, _hashers()))
 
     class Params:
+        raw_password = PASSWORD
         superuser = factory.Trait(is_superuser=True, is_staff=True)
         inactive = factory.Trait(is_active=False)
-
-    @factory.post_generation
-    def _save_password(obj, create, extracted, **kwargs):
-        if create:
-            obj.save(update_fields=["password"])
 
 
 class PlanFactory(factory.django.DjangoModelFactory):

@@ -179,6 +179,7 @@ PRODUCTION_ENV = {
 PROBE = """
 import json, sentry_sdk
 from django.conf import settings
+settings.DEBUG  # loads the settings module, which initialises Sentry
 client = sentry_sdk.get_client()
 print(json.dumps({
     "debug": settings.DEBUG,
@@ -199,7 +200,10 @@ def probe_production(extra: dict[str, str], settings_module: str) -> dict:
     import json
 
     result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", PROBE],
+        # The settings module is what decides these facts (Sentry is initialised while
+        # it loads); reading it needs no app registry, so no `manage.py shell`: about a
+        # second less per run.
+        [sys.executable, "-c", PROBE],
         cwd=ROOT,
         env={
             "PATH": os.environ["PATH"],

@@ -24,6 +24,7 @@ kind in ``alpha_objects`` (it says so).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -60,8 +61,15 @@ from tenants.data.models import DataExport
 from tenants.models import Tenant
 from tenants.permissions import TenantGate
 from tests.factories import PASSWORD
+from tests.module_world import rolled_back_world
 from tests.scoping_support import reads_scoped_to
-from tests.support import TenantWorld, assert_not_a_crash, error_of, host_client
+from tests.support import (
+    TenantWorld,
+    assert_not_a_crash,
+    error_of,
+    host_client,
+    session_world,
+)
 
 # Every string alpha's objects carry; no response given on beta may contain it.
 MARK = "alpha-secret-7f3c"
@@ -214,14 +222,23 @@ class AlphaObjects:
     invitation_token: str
     refresh_token: str
     api_key: str  # an alpha admin key, brought to beta's host by the matrix
+    state: dict  # alpha_state() once they exist: every test starts from (and keeps) it
 
 
 def _in_schema(tenant: Tenant):
     connection.set_tenant(tenant)
 
 
-@pytest.fixture
-def alpha_objects(alpha: TenantWorld, beta: TenantWorld) -> AlphaObjects:
+@pytest.fixture(scope="module")
+def alpha_objects(django_db_setup, django_db_blocker) -> Iterator[AlphaObjects]:
+    """Alpha's objects, built once per module in a transaction rolled back at its end
+    (``tests.module_world``); each test's own writes are rolled back to them."""
+    with rolled_back_world(django_db_blocker, _create_alpha_objects) as objects:
+        yield objects
+
+
+def _create_alpha_objects() -> AlphaObjects:
+    alpha, beta = session_world("alpha"), session_world("beta")
     tenant = alpha.tenant
     owner = alpha.user("owner")
     _in_schema(tenant)
@@ -288,6 +305,7 @@ def alpha_objects(alpha: TenantWorld, beta: TenantWorld) -> AlphaObjects:
         invitation_token=issued.token,
         refresh_token=tenant_token_pair(user=owner, tenant=tenant)["refresh"],
         api_key=raw_key,
+        state=alpha_state(alpha),
     )
 
 
@@ -369,6 +387,16 @@ def _public_rows_of(tenant: dict[str, int]):
 
 def alpha_state(alpha: TenantWorld) -> dict:
     """Every row of alpha's schema, and alpha's rows in the public schema (one query)."""
+    key = ("state-query", alpha.subdomain)
+    if key not in _REMEMBERED:  # the models do not change during a run: built once
+        _REMEMBERED[key] = _state_query(alpha)
+    sql, params = _REMEMBERED[key]  # type: ignore[misc]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return json.loads(cursor.fetchone()[0])
+
+
+def _state_query(alpha: TenantWorld) -> tuple[str, list]:
     schema = connection.ops.quote_name(alpha.schema_name)
     parts, params = [], []
     for model in _tenant_models():
@@ -387,9 +415,7 @@ def alpha_state(alpha: TenantWorld) -> dict:
         f"'users', (SELECT json_agg(t ORDER BY t) FROM public.{users} t WHERE t.email LIKE %s)"
     )
     params.append("%@alpha.test")
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT json_build_object({', '.join(parts)})::text", params)
-        return json.loads(cursor.fetchone()[0])
+    return f"SELECT json_build_object({', '.join(parts)})::text", params
 
 
 # ---------------------------------------------------------------------------------------
@@ -518,7 +544,7 @@ def test_public_routes_are_exactly_the_listed_ones():
 
 @pytest.mark.parametrize(("route", "method"), PROTECTED)
 def test_route_is_closed_to_other_tenants(route, method, alpha, beta, alpha_objects):
-    before = alpha_state(alpha)
+    before = alpha_objects.state
     pk = id_for(route, alpha_objects)
     url, body = route.url(pk), probe_body(alpha_objects)
 
@@ -620,7 +646,7 @@ def _control_alpha_sees_it(alpha, method, url, body, *, beta_error) -> None:
 @pytest.mark.parametrize(("route", "method"), PUBLIC)
 def test_public_route_with_alpha_material_on_beta(route, method, alpha, beta, alpha_objects):
     """Anonymous on beta's host, carrying alpha's tokens and credentials in the body."""
-    before = alpha_state(alpha)
+    before = alpha_objects.state
     beta_members = list(
         OrganizationUser.objects.filter(organization_id=beta.tenant.organization_id).values()
     )

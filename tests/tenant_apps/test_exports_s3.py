@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
@@ -129,6 +129,11 @@ def _fetch(url: str) -> tuple[int, bytes, dict[str, str]]:
         return error.code, error.read(), _lowered(error.headers)
 
 
+def _sleep_until(moment: datetime) -> None:
+    while (left := (moment - datetime.now(UTC)).total_seconds()) > 0:
+        time.sleep(min(left, 0.05))
+
+
 def _done_export(world_tenant) -> Export:
     connection.set_tenant(world_tenant)
     OrderFactory(total=Decimal("12.00"))
@@ -214,8 +219,12 @@ def test_a_presigned_url_stops_working_when_it_expires(bucket, alpha, settings):
     export = _done_export(alpha.tenant)
     response = bearer_client(alpha, "member").get(f"/api/v1/exports/{export.pk}/download/")
     assert response.status_code == 302
-    assert parse_qs(urlsplit(response["Location"]).query)["X-Amz-Expires"] == ["1"]
-    time.sleep(2.2)
+    query = parse_qs(urlsplit(response["Location"]).query)
+    assert query["X-Amz-Expires"] == ["1"]
+    # Wait until the URL's own lifetime (from its X-Amz-Date, whole seconds) is over:
+    # at most a second, instead of a fixed margin.
+    signed_at = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    _sleep_until(signed_at + timedelta(seconds=1, milliseconds=20))
     status, body, _ = _fetch(response["Location"])
     assert status == 403 and b"Request has expired" in body
     # A member simply asks again and gets a fresh URL.
@@ -319,7 +328,9 @@ def broken_s3(request, settings):
     else:
         server = SilentS3(SILENT_PORT)
         url = server.url
-    _use_storage(settings, bucket="tessera-broken", endpoint_url=url, timeout=0.5, max_attempts=2)
+    # A retry stays in (two attempts), with a timeout that a silent server reaches in a
+    # fifth of a second (a local server that answers does so in milliseconds).
+    _use_storage(settings, bucket="tessera-broken", endpoint_url=url, timeout=0.2, max_attempts=2)
     if server is None:
         yield request.param
         return
@@ -399,7 +410,7 @@ def test_a_canceled_tenant_is_purged_only_once_its_final_export_is_in_the_bucket
         settings,
         bucket=bucket.name,
         endpoint_url=closed_port_url(CLOSED_PORT),
-        timeout=0.5,
+        timeout=0.2,
         max_attempts=1,
     )
     with pytest.raises(StorageUnavailable):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,10 +28,16 @@ from tenant_apps.catalog.models import Category, Product
 from tenant_apps.orders.serializers import MAX_QUANTITY
 from tenant_apps.orders.services import MAX_ORDER_TOTAL
 from tests.factories import CategoryFactory, CustomerFactory, ProductFactory
-from tests.support import assert_not_a_crash, bearer_client, error_of
+from tests.module_world import rolled_back_world
+from tests.support import assert_not_a_crash, bearer_client, error_of, session_world
 
+# Explicit budgets: the @example cases (the boundaries, and what the fuzz once found) run
+# every time; the generated examples are a fixed, derandomized sample on top of them, so
+# the run is the same on every machine and cannot flake. Their number is not what these
+# tests prove (every request answered in the SPEC shape, no partial write): twenty per
+# test already draw each field's empty, wrong-type, oversized and unicode values.
 FUZZ = settings(
-    max_examples=40,
+    max_examples=20,
     deadline=None,
     derandomize=True,
     database=None,
@@ -61,9 +68,16 @@ class Shop:
         return [self.widget, self.gadget, self.draft, self.archived, self.sold_out]
 
 
-@pytest.fixture
-def shop(alpha) -> Shop:
-    connection.set_tenant(alpha.tenant)
+@pytest.fixture(scope="module")
+def shop(django_db_setup, django_db_blocker) -> Iterator[Shop]:
+    """The shop, built once per module in a transaction rolled back at its end
+    (``tests.module_world``); every example's writes are rolled back to it."""
+    with rolled_back_world(django_db_blocker, _open_shop) as built:
+        yield built
+
+
+def _open_shop() -> Shop:
+    connection.set_tenant(session_world("alpha").tenant)
     try:
         tools = CategoryFactory(name="Tools", slug="tools")
         widget = ProductFactory(slug="widget", price=Decimal("2.50"), stock=10, category=tools)
@@ -393,7 +407,7 @@ def _requested(items) -> Counter:
 def test_order_create_survives_any_payload(alpha, api, shop):
     ids = {str(pk) for pk in shop.product_ids}
 
-    @settings(FUZZ, max_examples=60)
+    @settings(FUZZ, max_examples=30)
     @given(payload=order_payloads(shop))
     @example(
         payload={"customer": shop.customer, "items": [{"product": shop.widget, "quantity": 2}]}
@@ -583,7 +597,7 @@ def query_params(draw, path: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("path", sorted(LIST_PARAMETERS))
 def test_list_parameters_survive_any_value(alpha, api, shop, path):
-    @settings(FUZZ, max_examples=25)
+    @settings(FUZZ, max_examples=15)
     @given(params=query_params(path))
     def check(params):
         with rolled_back():

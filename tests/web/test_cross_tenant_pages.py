@@ -17,10 +17,12 @@ page is covered without touching this file; a new object page needs its kind bel
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from tests.scoping_support import reads_scoped_to
-from tests.support import host_client, session_client
+from tests.support import host_client, session_client, session_world
 from tests.tenant_apps.test_cross_tenant_matrix import (
     MARK,
     PAGE_ROUTES,
@@ -50,6 +52,31 @@ PAGES = [
     if route.template not in PUBLIC_ROUTES
     for method in route.methods
 ]
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    alpha_owner: str  # session cookie of alpha's owner, signed in on alpha
+    beta_owner: str  # session cookie of beta's owner, signed in on beta
+    state: dict  # alpha_state() with alpha's session in it
+
+
+@pytest.fixture(scope="module")
+def signed_in(alpha_objects, django_db_blocker) -> SignedIn:  # noqa: F811
+    """Both owners signed in (session rows in their tenants' schemas), once per module,
+    in the transaction of ``alpha_objects`` (rolled back at the module's end); a test's
+    own session writes are rolled back with the test."""
+    alpha, beta = session_world("alpha"), session_world("beta")
+    with django_db_blocker.unblock():
+        alpha_cookie = session_client(alpha, alpha.user("owner")).cookies["sessionid"].value
+        beta_cookie = session_client(beta, beta.user("owner")).cookies["sessionid"].value
+        return SignedIn(alpha_cookie, beta_cookie, alpha_state(alpha))
+
+
+def client_with(host: str, cookie: str):
+    client = host_client(host)
+    client.cookies["sessionid"] = cookie
+    return client
 
 
 def kind_of(route) -> str:
@@ -88,10 +115,9 @@ def test_every_page_route_is_probed():
 
 
 @pytest.mark.parametrize(("route", "method"), PAGES)
-def test_page_is_closed_to_other_tenants(route, method, alpha, beta, alpha_objects):  # noqa: F811
+def test_page_is_closed_to_other_tenants(route, method, alpha, beta, alpha_objects, signed_in):  # noqa: F811
     # Alpha's owner signed in on alpha (a session row in alpha's schema), before the probe.
-    alpha_cookie = session_client(alpha, alpha.user("owner")).cookies["sessionid"].value
-    before = alpha_state(alpha)
+    before = signed_in.state
     pk = alpha_objects.ids[kind_of(route)] if route.is_object_route else None
     url, body = route.url(pk), form_body(alpha_objects)
 
@@ -99,13 +125,11 @@ def test_page_is_closed_to_other_tenants(route, method, alpha, beta, alpha_objec
     assert anonymous.status_code == 302, anonymous.content[:300]
     assert anonymous["Location"].startswith("/accounts/login/?next=")
 
-    stray_client = host_client(beta.host)
-    stray_client.cookies["sessionid"] = alpha_cookie
-    stray = send(stray_client, method, url, body)
+    stray = send(client_with(beta.host, signed_in.alpha_owner), method, url, body)
     assert stray.status_code == 302 and stray["Location"].startswith("/accounts/login/")
     assert alpha_state(alpha) == before
 
-    client = session_client(beta, beta.user("owner"))
+    client = client_with(beta.host, signed_in.beta_owner)
     with reads_scoped_to(beta.tenant):
         response = send(client, method, url, body)
     assert response.status_code < 500 or response.status_code == 503, response.content[:500]

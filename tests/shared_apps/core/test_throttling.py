@@ -82,7 +82,10 @@ def test_a_client_that_obeys_retry_after_gets_in_and_not_before(db, settings):
         throttle.timer = lambda: moment
         return throttle.allow_request(_request(address), LoginView())
 
-    for limit, into_window, extra in itertools.product([1, 2, 3, 10, 30], [0, 15, 59.5], [1, 2, 5]):
+    # The smallest, a middling and the largest limit, each at the three points of the
+    # window and with one or several refused requests: the rounding to whole seconds
+    # and the sliding share are what can go wrong, not how many limits are tried.
+    for limit, into_window, extra in itertools.product([1, 3, 30], [0, 15, 59.5], [1, 5]):
         _login_rate(settings, f"{limit}/min")
         start = 1_000_000 * 60 + random.randint(0, 10_000) * 60 + into_window
         on_time, early = _address(), _address()
