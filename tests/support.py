@@ -108,15 +108,20 @@ def seeded_products(django_db_blocker, schemas: dict[str, str], *, mark: str, co
     """``count`` committed products in each tenant of ``schemas`` (subdomain → schema),
     named ``<subdomain>-<mark>-NN``, for tests whose other processes read them; on exit,
     every product named after any of these tenants is deleted from all their schemas
-    (the seeded ones and those the test wrote)."""
+    (the seeded ones and those the test wrote), with the audit entries written since."""
     from django.db import connection
     from django_tenants.utils import schema_context
 
+    from tenant_apps.audit.models import AuditEntry
     from tenant_apps.catalog.models import Product
 
+    audited_before: dict[str, int] = {}
     with django_db_blocker.unblock():
         for subdomain, schema in schemas.items():
             with schema_context(schema):
+                audited_before[schema] = (
+                    AuditEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
+                )
                 Product.objects.bulk_create(
                     Product(
                         name=f"{subdomain}-{mark}-{n:02d}",
@@ -134,4 +139,6 @@ def seeded_products(django_db_blocker, schemas: dict[str, str], *, mark: str, co
                 with schema_context(schema):
                     for subdomain in schemas:
                         Product.objects.filter(name__startswith=f"{subdomain}-").delete()
+                    # The audit entries of the products the test wrote through the API.
+                    AuditEntry.objects.filter(id__gt=audited_before[schema]).delete()
             connection.set_schema_to_public()

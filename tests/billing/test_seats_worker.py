@@ -79,7 +79,10 @@ def team_alpha(committed_db, stripe_server, settings):
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     alpha = session_world("alpha")
     tenant = alpha.tenant
-    previous_plan, team = tenant.plan_id, Plan.objects.get(code="team")
+    team = Plan.objects.get(code="team")
+    # Every column of the tenant row as the session built it (the sync below sets its
+    # plan and billing status): restored afterwards, for the tests that follow.
+    row_before = Tenant.objects.filter(pk=tenant.pk).values().get()
     Plan.objects.filter(pk=team.pk).update(stripe_price_id=TEAM_PRICE)
     members_before = set(OrganizationUser.objects.for_tenant(tenant).values_list("pk", flat=True))
     with tenant_context(tenant):
@@ -111,7 +114,9 @@ def team_alpha(committed_db, stripe_server, settings):
         User.objects.filter(pk__in=users).delete()
         OrganizationInvitation.objects.for_tenant(tenant).delete()
         BillingAccount.objects.filter(tenant=tenant).delete()
-        Tenant.objects.filter(pk=tenant.pk).update(plan_id=previous_plan)
+        Tenant.objects.filter(pk=tenant.pk).update(
+            **{name: value for name, value in row_before.items() if name != "id"}
+        )
         Plan.objects.filter(pk=team.pk).update(stripe_price_id="")
         with tenant_context(tenant):
             AuditEntry.objects.filter(id__gt=last_audit).delete()

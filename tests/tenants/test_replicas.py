@@ -419,6 +419,9 @@ def test_a_replica_that_dies_then_returns(web, cluster, replica):
         rng = random.Random(seed)
         while not stop.is_set():
             subdomain = rng.choice(list(TENANTS))
+            # When the request was sent: one sent before the kill may be answered by the
+            # replica after it (a slow response), never one sent after.
+            sent = time.monotonic() - started
             status, body = web.call("GET", PROBE, subdomain, f"viewer@{subdomain}")
             ok = status == 200 and isinstance(body, dict)
             wrong = (
@@ -429,7 +432,7 @@ def test_a_replica_that_dies_then_returns(web, cluster, replica):
             with lock:
                 outcomes.append(
                     (
-                        time.monotonic() - started,
+                        sent,
                         subdomain,
                         status,
                         body["in_recovery"] if ok else None,
@@ -462,7 +465,8 @@ def test_a_replica_that_dies_then_returns(web, cluster, replica):
         stop.set()
         for thread in threads:
             thread.join()
-    down = [o for o in outcomes if killed_at + 0.3 < o[0] < restarted_at]
+    # Sent after every process's lag check has had its turn to see the replica gone.
+    down = [o for o in outcomes if killed_at + CHECK + 0.3 < o[0] < restarted_at]
     figures = {
         "requests": len(outcomes),
         "statuses": dict(Counter(o[2] for o in outcomes)),
