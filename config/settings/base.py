@@ -248,6 +248,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Accounts ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# Argon2id first (ADR 0029): memory-hard, the hasher Django and OWASP recommend. The
+# PBKDF2 hashers stay to verify passwords set before; Django re-hashes such a password
+# with Argon2 at its owner's next successful login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {

@@ -131,8 +131,10 @@ def _setup():
     from django.conf import settings
 
     settings.DATABASES["default"]["TEST"] = {"NAME": DATABASE}
-    # Real password hashing (test settings use MD5 for speed): sign-up pays for it.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    # The deployed password hashing (test settings use MD5 for speed): sign-up pays for it.
+    from config.settings.base import PASSWORD_HASHERS
+
+    settings.PASSWORD_HASHERS = PASSWORD_HASHERS
     django.setup()
     from django.test.utils import setup_databases, setup_test_environment
 
