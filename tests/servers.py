@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import signal
 import socket
@@ -22,6 +23,41 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def http_call(
+    port: int,
+    method: str,
+    path: str,
+    host: str,
+    *,
+    token: str | None = None,
+    body: dict | None = None,
+    conn: http.client.HTTPConnection | None = None,
+    timeout: float = 30,
+) -> tuple[int, bytes]:
+    """One request to the server on 127.0.0.1:``port`` with ``Host: host`` (a Bearer token
+    and a JSON body if given), on ``conn`` (kept open) or a connection of its own.
+    Returns (status, body); a transport failure is status 0 with the error as the body."""
+    own = conn is None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"Host": host}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    try:
+        conn.request(method, path, body=data, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        conn.close()
+        return 0, repr(exc).encode()
+    finally:
+        if own:
+            conn.close()
 
 
 def free_port() -> int:

@@ -35,7 +35,7 @@ from tenants.authentication import tenant_token_pair
 from tests import celery_support
 from tests.celery_support import Worker, wait_for
 from tests.pgbouncer import PGBOUNCER_MISSING, PgBouncer, pgbouncer_binary
-from tests.servers import CommandRunner, Gunicorn, free_port, web_environment
+from tests.servers import CommandRunner, Gunicorn, free_port, http_call, web_environment
 from tests.support import seeded_products
 
 _FIXED = os.environ.get("TESSERA_POOLER_TEST_PORT")
@@ -144,25 +144,9 @@ class Web:
         conn: http.client.HTTPConnection | None = None,
         timeout: float = 30,
     ) -> tuple[int, bytes]:
-        own = conn is None
-        conn = conn or http.client.HTTPConnection("127.0.0.1", WEB_PORT, timeout=timeout)
-        headers = {"Host": host}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        try:
-            conn.request(method, path, body=data, headers=headers)
-            response = conn.getresponse()
-            return response.status, response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            return 0, repr(exc).encode()
-        finally:
-            if own:
-                conn.close()
+        return http_call(
+            WEB_PORT, method, path, host, token=token, body=body, conn=conn, timeout=timeout
+        )
 
 
 def _names_wrong(subdomain: str, names: list[str]) -> int:

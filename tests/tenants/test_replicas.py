@@ -19,7 +19,6 @@ primary the next one, gunicorn the one after).
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import random
@@ -38,7 +37,7 @@ from django.db import connection
 from tenants.authentication import tenant_token_pair
 from tests.benchmarks.web import database_url
 from tests.replica import REPLICA_MISSING, ReplicatedCluster, StreamingReplica, replica_binaries
-from tests.servers import Gunicorn, free_port, web_environment
+from tests.servers import Gunicorn, free_port, http_call, web_environment
 from tests.support import seeded_products
 
 _FIXED = os.environ.get("TESSERA_REPLICA_TEST_PORT")
@@ -127,26 +126,13 @@ class Web:
     def call(
         self, method: str, path: str, subdomain: str, who: str, body: dict | None = None
     ) -> tuple[int, dict | bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", WEB_PORT, timeout=30)
-        headers = {"Host": f"{subdomain}.localhost" if subdomain else "localhost"}
-        if who:
-            headers["Authorization"] = f"Bearer {self.tokens[who]}"
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
+        host = f"{subdomain}.localhost" if subdomain else "localhost"
+        token = self.tokens[who] if who else None
+        status, raw = http_call(WEB_PORT, method, path, host, token=token, body=body)
         try:
-            conn.request(method, path, body=data, headers=headers)
-            response = conn.getresponse()
-            raw = response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            return 0, repr(exc).encode()
-        finally:
-            conn.close()
-        try:
-            return response.status, json.loads(raw)
+            return status, json.loads(raw)
         except ValueError:
-            return response.status, raw
+            return status, raw
 
     def probe(self, subdomain: str, who: str | None = None) -> dict:
         status, body = self.call("GET", PROBE, subdomain, who or f"viewer@{subdomain}")
