@@ -28,7 +28,7 @@ from tenants.provisioning import spare_schemas_replenish, tenant_provision
 from tests import celery_support
 from tests.celery_support import wait_for
 from tests.factories import PASSWORD
-from tests.support import TenantWorld, bearer_client, session_world
+from tests.support import bearer_client, session_world
 
 celery_prefix = celery_support.celery_prefix
 committed = celery_support.committed
@@ -37,25 +37,8 @@ worker = celery_support.worker
 pytestmark = [pytest.mark.usefixtures("committed_db"), pytest.mark.xdist_group(__name__)]
 
 
-# The session tenants without ``db``: these tests commit (conftest's ``committed_db``).
-@pytest.fixture
-def alpha(committed_db):
-    return session_world("alpha")
-
-
-@pytest.fixture
-def beta(committed_db):
-    return session_world("beta")
-
-
-def _world(subdomain: str) -> TenantWorld:
-    return TenantWorld(
-        subdomain=subdomain, host=f"{subdomain}.localhost", schema_name=f"t_{subdomain}"
-    )
-
-
 def test_the_archive_is_built_by_the_worker_in_the_tenants_schema(committed, worker):
-    alpha = _world("alpha")
+    alpha = session_world("alpha")  # committed: the Celery worker reads it
     response = bearer_client(alpha, "owner").post("/api/v1/organization/export/")
     assert response.status_code == 202, response.content
     export_id = response.json()["id"]
