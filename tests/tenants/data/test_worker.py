@@ -24,10 +24,11 @@ from tenants.data.models import TenantDeletionRequest as DeletionRequest
 from tenants.data.services import deletion_schedule
 from tenants.data.tasks import purge_due_deletions
 from tenants.models import Tenant, TenantEvent
-from tenants.provisioning import spare_schemas_replenish, tenant_provision
+from tenants.provisioning import tenant_provision
 from tests import celery_support
 from tests.celery_support import wait_for
 from tests.factories import PASSWORD
+from tests.spare_pool import spare_pool_restore
 from tests.support import bearer_client, session_world
 
 celery_prefix = celery_support.celery_prefix
@@ -128,4 +129,4 @@ def test_the_hourly_job_purges_a_tenant_past_its_grace_period(committed, worker)
         from shared_apps.accounts.models import User
 
         User.objects.filter(email="owner@gone.test").delete()
-        spare_schemas_replenish()  # the pool other tests expect
+        spare_pool_restore()  # the pool other tests expect
