@@ -128,7 +128,7 @@ MIDDLEWARE = [
     "shared_apps.core.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "shared_apps.core.middleware.CSPMiddleware",  # django-csp's, the header built once
     # Health checks and static files answer on any host, before (and without) routing.
     "shared_apps.core.middleware.HealthCheckMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
