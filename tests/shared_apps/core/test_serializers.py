@@ -140,3 +140,43 @@ def test_fields_the_plan_cannot_read_use_drfs_fields(rows):
         core_serializers._DATETIME,
     ]
     assert planned(WithMethod, instances) == drf_way(WithMethod, instances)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
+def test_values_rows_write_what_instances_write(rows, zone):
+    cases = [
+        (ProductOutputSerializer, Product.objects.all()),
+        (CategoryOutputSerializer, Category.objects.all()),
+        (OrderListSerializer, order_selectors.order_list()),
+        (CustomerOutputSerializer, order_selectors.customer_list()),
+    ]
+    with timezone.override(zoneinfo.ZoneInfo(zone)):
+        for cls, queryset in cases:
+            columns, _, plan = core_serializers.values_plan(cls)
+            instances = list(queryset.order_by("pk"))
+            serializer = cls(list(queryset.order_by("pk").values(*columns)), many=True)
+            serializer.child.read_values(plan)
+            assert serializer.data == drf_way(cls, instances), (cls, zone)
+
+
+def test_a_naive_datetime_in_a_values_row_is_drfs(rows):
+    columns, _, plan = core_serializers.values_plan(ProductOutputSerializer)
+    product = Product.objects.select_related("category").exclude(category=None).first()
+    row = Product.objects.filter(pk=product.pk).values(*columns).get()
+    row["created"] = product.created = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    serializer = ProductOutputSerializer([row], many=True)
+    serializer.child.read_values(plan)
+    assert serializer.data == drf_way(ProductOutputSerializer, [product])
+
+
+def test_no_values_plan_for_fields_that_are_not_columns():
+    class WithSource(OutputModelSerializer):
+        category_name = serializers.CharField(source="category.name", default=None)
+
+        class Meta:
+            model = Product
+            fields = ["id", "category_name"]
+
+    assert core_serializers.values_plan(WithSource) is None
+    assert core_serializers.values_plan(OrderDetailSerializer) is None  # items: a list
+    assert core_serializers.values_plan(serializers.Serializer) is None
