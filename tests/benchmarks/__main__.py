@@ -733,7 +733,8 @@ def bench_pooler(*, runs: int, seconds: float) -> list[dict]:
     # 0 adds a SELECT 1 before every transaction), a pool as large as gunicorn's workers
     # (2 sync workers: nobody waits for a server connection), and the same transport as
     # the direct side (a Unix socket), so the pair differs only by the pooler's hop.
-    workers = 2  # gunicorn.conf.py's default: the bench's servers get no GUNICORN_WORKERS
+    # gunicorn.conf.py's default, or the GUNICORN_WORKERS the bench passes on (web.py)
+    workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
     bouncer = PgBouncer(
         port=POOLER_PORT,
         upstream_socket_dir=connection.settings_dict["HOST"],
@@ -804,7 +805,7 @@ def bench_pooler(*, runs: int, seconds: float) -> list[dict]:
 # c. Sign-up, pool vs stock, as migrations accumulate -----------------------------------------
 
 
-def bench_signup(*, runs: int, database: str, rounds: int = 3) -> list[dict]:
+def bench_signup(*, runs: int, database: str, rounds: int = 4) -> list[dict]:
     """Children with 0 and 50 extra migrations, alternately, ``rounds`` times: a burst of
     other load then lands on both sides instead of on one."""
     from tests.benchmarks.provisioning import run_child

@@ -1,7 +1,8 @@
 """Real servers and a real load generator for the HTTP figures of ``make bench``.
 
-Two gunicorn servers run side by side on 127.0.0.1, both with ``gunicorn.conf.py`` (2
-gthread workers x 4 threads) and the production settings, on the benchmark's database
+Two gunicorn servers run side by side on 127.0.0.1, both with ``gunicorn.conf.py`` (as
+deployed: 2 sync workers; ``GUNICORN_WORKERS`` / ``GUNICORN_THREADS`` in the bench's own
+environment are passed on, to compare) and the production settings, on the benchmark's database
 and data: one with Tessera's tenancy (``config.settings.production``), one with tenancy
 switched off (``tests.benchmarks.settings.notenancy``). ``wrk`` loads one at a time, in
 alternating order, with 8 concurrent clients, each request on a new connection (see
@@ -94,6 +95,7 @@ def _environment(settings_module: str, port: int, extra: dict[str, str]) -> dict
         "THROTTLE_USER_RATE": "1000000/s",
         "PORT": str(port),
         "GUNICORN_MAX_REQUESTS": "0",
+        **{k: v for k, v in os.environ.items() if k in ("GUNICORN_WORKERS", "GUNICORN_THREADS")},
         **extra,
     }
 
