@@ -5,6 +5,9 @@ Tokens are issued on a tenant host to active members only and carry that tenant'
 with 401, whoever the user is. Authentication also loads the membership (with the
 user, in one query, or none when the per-process membership cache holds it:
 ``tenants.membership_cache``) and leaves it on the request for the permission check.
+A token that authenticated before on the same tenant is not verified again until it
+expires (``tenants.token_cache``); the binding, membership and password checks run on
+every request.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from shared_apps.organizations.selectors import membership_for
 from tenants.context import current_tenant, current_tenant_or_none
 from tenants.membership_cache import memberships
 from tenants.permissions import remember_membership
+from tenants.token_cache import verified_tokens
 
 TENANT_CLAIM = "tenant_id"
 # A fingerprint of the password hash (Django's session auth hash, shortened): a new
@@ -70,8 +74,14 @@ class TenantJWTAuthentication(JWTAuthentication):
         raw_token = self.get_raw_token(header)
         if raw_token is None:
             return None
-        token = self.get_validated_token(raw_token)
         tenant = current_tenant_or_none()
+        # A token that authenticated on this tenant before and has not expired
+        # (tenants.token_cache); the binding, membership and password checks below run
+        # whatever the cache says.
+        token = verified_tokens.get(tenant.pk, raw_token) if tenant is not None else None
+        fresh = token is None
+        if token is None:
+            token = self.get_validated_token(raw_token)
         if tenant is None or token.get(TENANT_CLAIM) != tenant.pk:
             raise TenantBindingError()
         membership = memberships.membership(
@@ -81,6 +91,8 @@ class TenantJWTAuthentication(JWTAuthentication):
             raise exceptions.AuthenticationFailed(Message.NOT_A_MEMBER, code=ErrorCode.NOT_A_MEMBER)
         check_password_fingerprint(token, membership.user)
         remember_membership(request, membership)
+        if fresh:
+            verified_tokens.put(tenant.pk, raw_token, token)
         return membership.user, token
 
 

@@ -128,7 +128,7 @@ MIDDLEWARE = [
     "shared_apps.core.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "shared_apps.core.middleware.CSPMiddleware",  # django-csp's, the header built once
     # Health checks and static files answer on any host, before (and without) routing.
     "shared_apps.core.middleware.HealthCheckMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -766,3 +766,8 @@ WEBHOOK_LOG_POLL_SECONDS: float = 2
 # Memberships cached per process, validated by the routing generation
 # (tenants/membership_cache.py): entries (tenant schema, user id) kept per process.
 MEMBERSHIP_CACHE_SIZE = env.int("MEMBERSHIP_CACHE_SIZE", default=10_000)
+
+# Fast tenant lists (issue 15, fastlist) -------------------------------------------------
+# Access tokens that authenticated, kept verified per process until they expire
+# (tenants/token_cache.py), keyed by (tenant, token); 0 turns the cache off.
+JWT_VERIFIED_CACHE_SIZE = env.int("JWT_VERIFIED_CACHE_SIZE", default=4096)

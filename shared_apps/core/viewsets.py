@@ -15,13 +15,16 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
+from django.db.models.query import ModelIterable
 from rest_framework import exceptions, generics, status, viewsets
+from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from shared_apps.core.errors import NotAMember
+from shared_apps.core.serializers import ValuesPlan, values_plan
 from shared_apps.organizations.selectors import Membership
 from tenants.context import current_tenant, current_tenant_or_none
 from tenants.models import Tenant
@@ -103,9 +106,43 @@ class TenantViewSet(viewsets.ViewSetMixin, TenantAPIView, generics.GenericAPIVie
 class ListModelMixin:
     def list(self, request: Request, *args, **kwargs) -> Response:
         queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
+        plan = self._values_plan(queryset)
+        if plan is not None:
+            queryset = queryset.values(*plan[0])
         page = self.paginate_queryset(queryset)  # type: ignore[attr-defined]
         serializer = self.get_serializer(page, many=True)  # type: ignore[attr-defined]
+        if plan is not None:
+            serializer.child.read_values(plan[2])
         return self.get_paginated_response(serializer.data)  # type: ignore[attr-defined]
+
+    def _values_plan(self, queryset: QuerySet) -> ValuesPlan | None:
+        """The serializer's values plan when this list can be read as ``.values()`` rows
+        (``shared_apps.core.serializers``): a plain model queryset of the serializer's
+        model, every annotation the plan reads made, and the cursor's ordering fields
+        among the columns (the cursor is read from the last row)."""
+        serializer_class = self.get_serializer_class()  # type: ignore[attr-defined]
+        plan = values_plan(serializer_class)
+        if (
+            plan is None
+            or not isinstance(queryset, QuerySet)
+            or queryset.model is not serializer_class.Meta.model
+            or queryset._iterable_class is not ModelIterable
+            or queryset._prefetch_related_lookups  # type: ignore[attr-defined]
+            or queryset._fields is not None  # type: ignore[attr-defined]
+        ):
+            return None
+        columns, annotations, _ = plan
+        if any(name not in queryset.query.annotations for name in annotations):
+            return None
+        paginator = self.paginator  # type: ignore[attr-defined]
+        if paginator is not None:
+            if not isinstance(paginator, CursorPagination):
+                return None
+            view: Any = self
+            ordering = paginator.get_ordering(view.request, queryset, view)
+            if any(field.lstrip("-") not in columns for field in ordering):
+                return None
+        return plan
 
 
 class RetrieveModelMixin:

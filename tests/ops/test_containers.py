@@ -189,7 +189,7 @@ print(json.dumps({
     "release": client.options.get("release"),
     "integrations": sorted(client.integrations),
     "first_middleware": settings.MIDDLEWARE[0],
-    "csp": "csp.middleware.CSPMiddleware" in settings.MIDDLEWARE,
+    "csp": "shared_apps.core.middleware.CSPMiddleware" in settings.MIDDLEWARE,
     "hsts": settings.SECURE_HSTS_SECONDS,
     "num_proxies": settings.REST_FRAMEWORK["NUM_PROXIES"],
 }))

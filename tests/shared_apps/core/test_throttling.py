@@ -136,6 +136,21 @@ def test_one_small_counter_per_window_whatever_the_rate(db, settings):
         assert 3600 < client.ttl(key) <= 7200  # kept while it is the previous window
 
 
+def test_the_count_survives_a_redis_that_lost_the_script(db, settings):
+    """The counting script runs by its SHA; after a Redis restart or SCRIPT FLUSH it is
+    loaded again and the count goes on (no request let through uncounted)."""
+    _login_rate(settings, "3/hour")
+    address = _address()
+    client = caches["default"]._cache.get_client(write=True)
+    assert ScopedIPThrottle().allow_request(_request(address), LoginView())
+    client.script_flush()
+    assert ScopedIPThrottle().allow_request(_request(address), LoginView())
+    assert ScopedIPThrottle().allow_request(_request(address), LoginView())
+    assert not ScopedIPThrottle().allow_request(_request(address), LoginView())
+    keys = client.keys(f"*throttle_login_{address}:*")  # two if an hour began meanwhile
+    assert sum(int(client.get(key)) for key in keys) == 4
+
+
 def test_one_tenants_counter_never_throttles_another(alpha, beta, settings):
     """The same user (users are global) at the same address: exhausting the rate on
     alpha leaves beta's counter untouched, and the keys live under each tenant's schema."""
