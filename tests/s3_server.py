@@ -9,6 +9,9 @@ Authorization header (boto3's own calls) go straight to moto.
 
 Also here: servers that fail the way S3 can, for the fault tests (every answer a 500;
 a connection that is accepted and never answered).
+
+moto (about a second to import) is imported when a :class:`LocalS3` starts, not with
+this module: every xdist worker collects the S3 tests, one runs them.
 """
 
 from __future__ import annotations
@@ -19,23 +22,20 @@ import socket
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs
 
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
-from werkzeug.serving import make_server
 
 ACCESS_KEY = "tessera-test-key"
 SECRET_KEY = "tessera-test-secret"
 REGION = "eu-west-1"
 MAX_EXPIRES = 7 * 24 * 3600  # S3 refuses presigned URLs that claim more than a week
+# How often the servers' threads look for a stop: stopping one waits this long at most
+# (socketserver's default poll, 0.5 s, cost every fault test half a second).
+STOP_POLL_SECONDS = 0.05
 
 
 def _error(start_response, code: str, message: str) -> list[bytes]:
@@ -122,34 +122,46 @@ def free_port(preferred: int) -> int:
         return probe.getsockname()[1]
 
 
-class LocalS3(ThreadedMotoServer):
-    """moto's threaded server on 127.0.0.1:``port``, behind :class:`PresignedUrlCheck`."""
+class LocalS3:
+    """moto's S3 in server mode on 127.0.0.1:``port``, behind :class:`PresignedUrlCheck`,
+    in a thread (what moto's ``ThreadedMotoServer`` does, with a failed bind reported
+    instead of waited on forever)."""
 
     def __init__(self, port: int):
-        super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
         self.url = f"http://127.0.0.1:{port}"
-        self._failure: Exception | None = None
+        self._port = port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
 
-    def _server_entry(self) -> None:
+    def start(self) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request
         app = PresignedUrlCheck(
             DomainDispatcherApplication(create_backend_app), {ACCESS_KEY: SECRET_KEY}
         )
         try:
             self._server = make_server(
-                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+                "127.0.0.1", self._port, app, True, request_handler=MotoRequestHandler
             )
-        except Exception as exc:  # moto's start() would wait forever for a failed bind
-            self._failure = exc
-            self._server_ready_event.set()
-            return
-        self._server_ready_event.set()
-        self._server.serve_forever()
+        except Exception as exc:
+            raise RuntimeError(f"the local S3 could not listen on {self.url}") from exc
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(STOP_POLL_SECONDS,), daemon=True
+        )
+        self._thread.start()
 
-    def start(self) -> None:
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request
-        super().start()
-        if self._failure is not None:
-            raise RuntimeError(f"the local S3 could not listen on {self.url}") from self._failure
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
 
 
 class _Always500(BaseHTTPRequestHandler):
@@ -178,7 +190,9 @@ class FailingS3:
         self.url = f"http://127.0.0.1:{port}"
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _Always500)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(STOP_POLL_SECONDS,), daemon=True
+        )
 
     def __enter__(self) -> FailingS3:
         self._thread.start()
@@ -204,7 +218,7 @@ class SilentS3:
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
     def _accept(self) -> None:
-        self._socket.settimeout(0.2)
+        self._socket.settimeout(STOP_POLL_SECONDS)
         while not self._stop.is_set():
             try:
                 connection, _ = self._socket.accept()

@@ -14,14 +14,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import hcl2
-from hcl2.utils import SerializationOptions
-
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = ROOT / "terraform"
-_OPTIONS = SerializationOptions(
-    with_comments=False, explicit_blocks=False, strip_string_quotes=True
-)
 # Arguments of a module block that are not input variables.
 MODULE_META_ARGUMENTS = {"source", "depends_on", "count", "for_each", "providers", "version"}
 
@@ -33,8 +27,16 @@ _RESOURCE = re.compile(r"(?<![\w.])((?:aws|random)_[a-z0-9_]+)\.([A-Za-z_][\w-]*
 
 
 def load_hcl(path: Path) -> dict[str, Any]:
+    # Imported here: python-hcl2 (and parsing the tree) is for the tests that read it,
+    # not for every xdist worker's collection.
+    import hcl2
+    from hcl2.utils import SerializationOptions
+
+    options = SerializationOptions(
+        with_comments=False, explicit_blocks=False, strip_string_quotes=True
+    )
     with path.open() as handle:
-        return hcl2.load(handle, serialization_options=_OPTIONS)
+        return hcl2.load(handle, serialization_options=options)
 
 
 def strings(value: Any) -> Iterator[str]:
@@ -129,11 +131,20 @@ def _load_module(path: Path) -> Module:
     return module
 
 
+def _module_directories() -> list[Path]:
+    return sorted({tf.parent for tf in TERRAFORM.rglob("*.tf")})
+
+
+def module_names() -> list[str]:
+    """The names ``modules()`` has, without parsing a file (for parametrizing tests at
+    collection: parsing the tree takes seconds, and most xdist workers never use it)."""
+    return [str(d.relative_to(TERRAFORM)) for d in _module_directories()]
+
+
 @cache
 def modules() -> dict[str, Module]:
     """Every directory holding .tf files, by path relative to terraform/."""
-    directories = sorted({tf.parent for tf in TERRAFORM.rglob("*.tf")})
-    return {str(d.relative_to(TERRAFORM)): _load_module(d) for d in directories}
+    return {str(d.relative_to(TERRAFORM)): _load_module(d) for d in _module_directories()}
 
 
 def environments() -> dict[str, Module]:

@@ -17,7 +17,9 @@ from standardwebhooks.webhooks import Webhook
 from tests import celery_support
 from tests.browser import browser, browser_marks, live_port, signed_in_page
 from tests.celery_support import wait_for
-from tests.support import host_client, session_world
+from tests.committed_worlds import committed_alpha as alpha
+from tests.committed_worlds import committed_beta as beta
+from tests.support import host_client
 from tests.tenant_apps.integrations.receiver import Receiver
 
 celery_prefix = celery_support.celery_prefix
@@ -27,7 +29,9 @@ worker = celery_support.worker
 # this module's. No xdist group: the journey using ``worker`` goes where the Celery
 # worker runs (conftest), the other one anywhere (each starts its own receiver then).
 pytestmark = [*browser_marks(), pytest.mark.usefixtures("committed_db")]
-__all__ = ["browser", "live_port"]
+# Fixtures: ``alpha``/``beta`` are the session tenants without ``db``, since these tests
+# commit (tests/committed_worlds.py).
+__all__ = ["alpha", "beta", "browser", "live_port"]
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "docs" / "screenshots"
 TABLES = [
@@ -44,16 +48,6 @@ TABLES = [
 def snap(page, name: str) -> None:
     if os.environ.get("TESSERA_DOC_SCREENSHOTS"):
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-@pytest.fixture
-def alpha(committed_db):
-    return session_world("alpha")
-
-
-@pytest.fixture
-def beta(committed_db):
-    return session_world("beta")
 
 
 @pytest.fixture(scope="module")

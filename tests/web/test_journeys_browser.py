@@ -18,8 +18,9 @@ from django.db import connection
 
 from tests import celery_support
 from tests.browser import browser, browser_marks, live_port, new_page, signed_in_page
+from tests.committed_worlds import committed_alpha as alpha
+from tests.committed_worlds import committed_beta as beta
 from tests.factories import PASSWORD
-from tests.support import session_world
 
 # A real Celery worker for the export journey (see tests/celery_support.py).
 celery_prefix = celery_support.celery_prefix
@@ -29,18 +30,9 @@ worker = celery_support.worker
 # and these tests clean what they commit, so they may run on either worker; the export
 # journey goes where the Celery worker runs (conftest's group of ``worker``).
 pytestmark = [*browser_marks(), pytest.mark.usefixtures("committed_db")]
-__all__ = ["browser", "live_port"]
-
-
-# The session tenants without ``db``: these tests commit (conftest's ``committed_db``).
-@pytest.fixture
-def alpha(committed_db):
-    return session_world("alpha")
-
-
-@pytest.fixture
-def beta(committed_db):
-    return session_world("beta")
+# Fixtures: ``alpha``/``beta`` are the session tenants without ``db``, since these tests
+# commit (tests/committed_worlds.py).
+__all__ = ["alpha", "beta", "browser", "live_port"]
 
 
 def _tenant_tables() -> list[str]:

@@ -1,8 +1,10 @@
 import pytest
 
 from tests.celery_support import wait_for
-from tests.support import session_world
+from tests.committed_worlds import committed_alpha, committed_beta
 from tests.tenant_apps.integrations.receiver import WEBHOOK_TABLES, Receiver
+
+__all__ = ["committed_alpha", "committed_beta"]  # fixtures for this package's tests
 
 
 @pytest.fixture(scope="module")
@@ -11,17 +13,6 @@ def receiver():
     server = Receiver().start()
     yield server
     server.stop()
-
-
-# The session tenants for tests that commit (conftest's ``committed_db``, no ``db``).
-@pytest.fixture
-def committed_alpha(committed_db):
-    return session_world("alpha")
-
-
-@pytest.fixture
-def committed_beta(committed_db):
-    return session_world("beta")
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from tenants.data.services import (
     subscription_cancel_for_deletion,
 )
 from tenants.models import Tenant
-from tenants.provisioning import spare_schemas_replenish, tenant_provision
+from tenants.provisioning import tenant_provision
 from tenants.services import tenant_destroy
 from tenants.storage import tenant_path
 from tests.factories import (
@@ -42,6 +42,7 @@ from tests.factories import (
     TenantDeletionRecordFactory,
     TenantDeletionRequestFactory,
 )
+from tests.spare_pool import spare_pool_restore
 from tests.stripe_fake import FakeStripe, subscription_object
 from tests.support import TenantWorld
 
@@ -231,4 +232,4 @@ def test_a_purge_overtaken_by_another_purge_does_nothing(committed_db, settings)
             tenant_destroy(tenant=leftover)
         TenantDeletionRecord.objects.filter(subdomain="raced").delete()
         User.objects.filter(email="owner@raced.test").delete()
-        spare_schemas_replenish()  # the pool other tests expect
+        spare_pool_restore()  # the pool other tests expect

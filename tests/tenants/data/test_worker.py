@@ -24,11 +24,12 @@ from tenants.data.models import TenantDeletionRequest as DeletionRequest
 from tenants.data.services import deletion_schedule
 from tenants.data.tasks import purge_due_deletions
 from tenants.models import Tenant, TenantEvent
-from tenants.provisioning import spare_schemas_replenish, tenant_provision
+from tenants.provisioning import tenant_provision
 from tests import celery_support
 from tests.celery_support import wait_for
 from tests.factories import PASSWORD
-from tests.support import TenantWorld, bearer_client, session_world
+from tests.spare_pool import spare_pool_restore
+from tests.support import bearer_client, session_world
 
 celery_prefix = celery_support.celery_prefix
 committed = celery_support.committed
@@ -37,25 +38,8 @@ worker = celery_support.worker
 pytestmark = [pytest.mark.usefixtures("committed_db"), pytest.mark.xdist_group(__name__)]
 
 
-# The session tenants without ``db``: these tests commit (conftest's ``committed_db``).
-@pytest.fixture
-def alpha(committed_db):
-    return session_world("alpha")
-
-
-@pytest.fixture
-def beta(committed_db):
-    return session_world("beta")
-
-
-def _world(subdomain: str) -> TenantWorld:
-    return TenantWorld(
-        subdomain=subdomain, host=f"{subdomain}.localhost", schema_name=f"t_{subdomain}"
-    )
-
-
 def test_the_archive_is_built_by_the_worker_in_the_tenants_schema(committed, worker):
-    alpha = _world("alpha")
+    alpha = session_world("alpha")  # committed: the Celery worker reads it
     response = bearer_client(alpha, "owner").post("/api/v1/organization/export/")
     assert response.status_code == 202, response.content
     export_id = response.json()["id"]
@@ -145,4 +129,4 @@ def test_the_hourly_job_purges_a_tenant_past_its_grace_period(committed, worker)
         from shared_apps.accounts.models import User
 
         User.objects.filter(email="owner@gone.test").delete()
-        spare_schemas_replenish()  # the pool other tests expect
+        spare_pool_restore()  # the pool other tests expect
