@@ -28,33 +28,21 @@ generation-checked LRU class; this one is kept small and separate until then.
 from __future__ import annotations
 
 import copy
-import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from cachetools import LRUCache
 from django.conf import settings
 
 from shared_apps.organizations.selectors import Membership, membership_for
+from tenants.lru import LockedLRU
 from tenants.postgresql_backend.base import tenant_connection
 
 if TYPE_CHECKING:
     from tenants.models import Tenant
 
 
-class MembershipCache:
+class MembershipCache(LockedLRU[tuple[str, str], tuple[Membership, int]]):
     """Bounded, thread-safe ``(schema, user id) -> (membership, generation)`` cache."""
-
-    def __init__(self, maxsize: int) -> None:
-        self._entries: LRUCache[tuple[str, str], tuple[Membership, int]] = LRUCache(maxsize=maxsize)
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
     def membership(self, *, user_id: int | str, tenant: Tenant) -> Membership | None:
         """``membership_for(user_id, tenant)``, from the cache when the entry was read

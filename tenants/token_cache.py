@@ -22,32 +22,22 @@ host is verified afresh there, and refused by the binding check). Bounded (LRU,
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
-from cachetools import LRUCache
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from tenants.lru import LockedLRU
 
-class VerifiedTokens:
+
+class VerifiedTokens(LockedLRU[tuple[Any, bytes], tuple[Any, float]]):
     """Bounded, thread-safe ``(tenant id, raw token) -> (token, usable until)`` cache."""
 
     def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._entries: LRUCache[tuple[Any, bytes], tuple[Any, float]] = LRUCache(
-            maxsize=max(maxsize, 1)
-        )
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        super().__init__(maxsize=max(maxsize, 1))
+        self.maxsize = maxsize  # 0: off
 
     def get(self, tenant_id: Any, raw_token: bytes) -> Any | None:
         """The verified token, or None (not cached, or past its expiry: verify afresh)."""
