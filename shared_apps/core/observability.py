@@ -199,6 +199,10 @@ def connect_signals() -> None:
     bound and unbound by ``tenants.background``."""
     from django.core.signals import request_finished
 
+    from shared_apps.core import after_response
+
+    # First: the work queued for after the response still logs with its request's id.
+    after_response.connect_signals()
     request_finished.connect(_on_request_finished, dispatch_uid="tessera-observability")
 
 

@@ -28,6 +28,7 @@ from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
 from billing.entitlements import Feature, has_feature
+from shared_apps.core.after_response import after_response
 from tenant_apps.integrations.models import WebhookEndpoint, WebhookEvent
 from tenants.context import current_tenant
 
@@ -108,13 +109,22 @@ def _jsonable(data: Any) -> Any:
 
 
 def _enqueue_dispatch(event_id: int) -> None:
-    """After commit: hand the event to the workers (tests replace this to simulate a
-    crash between commit and enqueue; the sweeper must then deliver it)."""
+    """After commit: hand the event to the workers, once the response has been sent when
+    this is a request (ADR 0030: the publish is not on the caller's path). Tests replace
+    this to simulate a crash between commit and enqueue; the sweeper must then deliver."""
     from tenant_apps.integrations.tasks import dispatch_webhook_event
+    from tenants.background.headers import stamp
 
-    # ``delay(event_id)``, with the argument's repr (what logs and monitoring show) given
-    # rather than built by Celery's saferepr: an eighth of the publish, on the request path.
-    dispatch_webhook_event.apply_async((event_id,), argsrepr=f"({event_id!r},)", kwargsrepr="{}")
+    headers = stamp(None)  # the request's tenant, request id and user, taken now
+
+    def publish() -> None:
+        # ``delay(event_id)``, with the argument's repr (what logs and monitoring show)
+        # given rather than built by Celery's saferepr.
+        dispatch_webhook_event.apply_async(
+            (event_id,), headers=headers, argsrepr=f"({event_id!r},)", kwargsrepr="{}"
+        )
+
+    after_response(publish)
 
 
 def outbox_write(

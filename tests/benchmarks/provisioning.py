@@ -11,9 +11,9 @@
   migration.
 
 Refilling the pool is not part of a sign-up (a Celery task does it after commit), so
-the pooled runs find one spare each in the pool, built before the first is timed; the spares are built by
-replaying the tenant migrations' SQL (tests/benchmarks/schemas.py), which is quicker than
-``ensure_spare_schemas`` and yields the same schema.
+the pooled runs find one spare each in the pool, built before the first is timed; the
+spares are built by replaying the tenant migrations' SQL (tests/benchmarks/schemas.py),
+which is quicker than ``ensure_spare_schemas`` and yields the same schema.
 """
 
 from __future__ import annotations

@@ -33,21 +33,6 @@ DATABASE = "tessera_profile_hooks"
 ENDPOINTS = 3
 
 
-def _environ(host: str, token: str, body: bytes) -> dict:
-    from django.test.client import FakePayload, RequestFactory
-
-    return RequestFactory()._base_environ(
-        PATH_INFO="/api/v1/orders/",
-        REQUEST_METHOD="POST",
-        CONTENT_TYPE="application/json",
-        CONTENT_LENGTH=str(len(body)),
-        HTTP_HOST=host,
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-        SERVER_NAME=host,
-        **{"wsgi.input": FakePayload(body)},
-    )
-
-
 def measure(*, requests: int, rounds: int, cpu_profile: bool = False) -> dict:
     from django.core.handlers.wsgi import WSGIHandler
     from django_tenants.utils import tenant_context
@@ -55,7 +40,7 @@ def measure(*, requests: int, rounds: int, cpu_profile: bool = False) -> dict:
     from tenant_apps.integrations.models import WebhookEndpoint, WebhookEvent
     from tenant_apps.integrations.services import new_secret
     from tenants.services import tenant_destroy
-    from tests.benchmarks.webhooks import _seed
+    from tests.benchmarks.webhooks import _seed, order_environ
 
     tenant, host, token, products, customer = _seed()
     with tenant_context(tenant):
@@ -76,7 +61,7 @@ def measure(*, requests: int, rounds: int, cpu_profile: bool = False) -> dict:
         body = json.dumps(
             {"customer": customer.pk, "items": [{"product": product, "quantity": 1}]}
         ).encode()
-        response = application(_environ(host, token, body), start_response)
+        response = application(order_environ(host, token, body), start_response)
         b"".join(response)
         response.close()
 

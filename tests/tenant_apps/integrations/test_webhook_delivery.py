@@ -138,6 +138,44 @@ def test_a_lost_enqueue_is_delivered_by_the_sweeper(clean, receiver, alpha, monk
     assert got.headers["webhook-id"] == event.public_id
 
 
+def test_the_dispatch_is_published_once_the_response_is_out(
+    committed, clean_webhooks, receiver, alpha, monkeypatch
+):
+    """ADR 0030: a request's commit queues the dispatch; the server has written the whole
+    201 before anything is published, and it is published (to alpha, with the request's
+    id) when the server closes the response."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from tenant_apps.integrations import tasks
+    from tenants.authentication import tenant_token_pair
+    from tenants.background.headers import REQUEST_ID_HEADER, TENANT_SCHEMA_HEADER
+    from tests.benchmarks.webhooks import order_environ
+
+    endpoint_on(alpha, receiver.url("/after"))
+    product, customer = stock(alpha)
+    published: list[tuple[tuple, dict]] = []
+    monkeypatch.setattr(
+        tasks.dispatch_webhook_event,
+        "apply_async",
+        lambda args, **options: published.append((args, options["headers"])),
+    )
+    token = tenant_token_pair(user=alpha.user("member"), tenant=alpha.tenant)["access"]
+    body = json.dumps({"customer": customer, "items": [{"product": product, "quantity": 1}]})
+    environ = order_environ(alpha.host, token, body.encode())
+    environ["HTTP_X_REQUEST_ID"] = "req-after-response"
+    statuses: list[str] = []
+    response = WSGIHandler()(environ, lambda status, *_: statuses.append(status))
+    sent = b"".join(response)  # what the server writes to the client
+    assert statuses == ["201 Created"] and json.loads(sent)["id"]
+    event = in_tenant(alpha, lambda: WebhookEvent.objects.get())
+    assert published == []  # committed, but nothing published while the client waits
+    response.close()
+    assert published == [
+        ((event.pk,), {**published[0][1], TENANT_SCHEMA_HEADER: alpha.tenant.schema_name})
+    ]
+    assert published[0][1][REQUEST_ID_HEADER] == "req-after-response"
+
+
 def test_500_then_200_is_retried_with_the_same_webhook_id(clean, receiver, alpha):
     endpoint = endpoint_on(alpha, receiver.url("/flaky/1"))
     product, customer = stock(alpha)
