@@ -5,7 +5,8 @@ after the write. That is one statement either way: an ``INSERT ... SELECT`` that
 the ``WebhookEvent`` row with the ids of the tenant's enabled endpoints subscribed to
 the type, or writes nothing when there are none (so subscribers cost the write no extra
 round trip). The row is in the write's transaction: a rolled-back write leaves no event,
-a committed one always has its row. After commit one task is queued (``bulk``) that
+a committed one always has its row. After commit one task is queued (``bulk``) --
+published once the response is out when the write is a request's (ADR 0030) -- that
 renders ``data`` with the API's own detail serializer, creates the deliveries and sends
 them; if that enqueue is lost (a crash between commit and enqueue, Redis down), the
 sweeper finds the row and does it. ``data`` is thus the object as the API shows it when
