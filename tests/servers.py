@@ -91,6 +91,9 @@ def web_environment(settings_module: str, **extra: str) -> dict[str, str]:
         "ROOT_DOMAIN": "localhost",
         "SECURE_SSL_REDIRECT": "false",
         "GUNICORN_MAX_REQUESTS": "0",
+        # Two, not the deployed two per CPU: the suite's servers carry a few requests, and
+        # every worker is a Django start-up on the suite's two cores.
+        "GUNICORN_WORKERS": "2",
         "LOG_LEVEL": "WARNING",
         "THROTTLE_USER_RATE": "1000000/s",
         **extra,

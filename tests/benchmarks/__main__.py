@@ -734,7 +734,7 @@ def bench_pooler(*, runs: int, seconds: float) -> list[dict]:
     # (2 sync workers: nobody waits for a server connection), and the same transport as
     # the direct side (a Unix socket), so the pair differs only by the pooler's hop.
     # gunicorn.conf.py's default, or the GUNICORN_WORKERS the bench passes on (web.py)
-    workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+    workers = int(os.environ.get("GUNICORN_WORKERS", 0)) or web.default_workers()
     bouncer = PgBouncer(
         port=POOLER_PORT,
         upstream_socket_dir=connection.settings_dict["HOST"],

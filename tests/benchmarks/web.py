@@ -1,10 +1,11 @@
 """Real servers and a real load generator for the HTTP figures of ``make bench``.
 
 Two gunicorn servers run side by side on 127.0.0.1, both with ``gunicorn.conf.py`` (as
-deployed: 2 sync workers; ``GUNICORN_WORKERS`` / ``GUNICORN_THREADS`` in the bench's own
-environment are passed on, to compare) and the production settings, on the benchmark's database
-and data: one with Tessera's tenancy (``config.settings.production``), one with tenancy
-switched off (``tests.benchmarks.settings.notenancy``). ``wrk`` loads one at a time, in
+deployed: two sync workers per CPU, ``default_workers``; ``GUNICORN_WORKERS`` /
+``GUNICORN_THREADS`` in the bench's own environment are passed on, to compare) and the
+production settings, on the benchmark's database and data: one with Tessera's tenancy
+(``config.settings.production``), one with tenancy switched off
+(``tests.benchmarks.settings.notenancy``). ``wrk`` loads one at a time, in
 alternating order, with 8 concurrent clients, each request on a new connection (see
 ``bench_http``). Worker recycling (``max_requests``) is switched
 off for both: at these rates the deployed setting would restart a worker about once a
@@ -45,6 +46,13 @@ class Server:
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
+
+
+def default_workers() -> int:
+    """The worker count ``gunicorn.conf.py`` gives the servers without GUNICORN_WORKERS."""
+    import runpy
+
+    return int(runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"])
 
 
 def wrk_available() -> bool:

@@ -70,13 +70,33 @@ def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image():
 
 def test_gunicorn_defaults(gunicorn):
     assert gunicorn.bind == "0.0.0.0:8000"
-    # One sync worker per CPU by default (ADR 0013); threads switch to gthread.
+    # Two sync workers per usable CPU by default (ADRs 0013, 0031); threads switch to
+    # gthread.
     assert gunicorn.worker_class == "sync"
-    assert (gunicorn.workers, gunicorn.threads) == (2, 1)
+    assert (gunicorn.workers, gunicorn.threads) == (2 * len(os.sched_getaffinity(0)), 1)
     assert gunicorn.timeout == 30 and gunicorn.graceful_timeout < 30
     assert gunicorn.max_requests == 10_000 and gunicorn.max_requests_jitter > 0
     assert gunicorn.accesslog is None  # the app logs one JSON access line per request
     assert gunicorn.forwarded_allow_ips == "127.0.0.1,::1"
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [
+        ("max 100000\n", None),  # no quota: the affinity
+        ("100000 100000\n", 1),  # one CPU
+        ("150000 100000\n", 2),  # a CPU and a half: rounded up
+        (None, None),  # no cgroup v2 CPU controller: the affinity
+        ("garbage\n", None),
+    ],
+)
+def test_gunicorn_counts_the_cpus_a_cgroup_quota_allows(gunicorn, tmp_path, cpu_max, expected):
+    path = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        path.write_text(cpu_max)
+    affinity = len(os.sched_getaffinity(0))
+    wanted = affinity if expected is None else min(affinity, expected)
+    assert gunicorn.usable_cpus(str(path)) == wanted
 
 
 def test_gunicorn_sizes_come_from_the_environment():

@@ -146,7 +146,7 @@ variable "web_max_count" {
 }
 
 variable "web_gunicorn_workers" {
-  description = "gunicorn workers per web task: about one per vCPU, plus one to overlap I/O waits."
+  description = "gunicorn workers per web task: two per vCPU, the second overlapping I/O waits (ADR 0031)."
   type        = number
   default     = 2
 }
