@@ -43,3 +43,12 @@ def test_a_pbkdf2_password_of_before_signs_in_and_is_upgraded(deployed_hashers, 
         "/api/v1/auth/token/", {"email": user.email, "password": "not it"}, format="json"
     )
     assert wrong.status_code == 401
+
+
+def test_the_benchmark_measures_sign_up_with_the_deployed_hashers():
+    """The sign-up rows of ``make bench`` run in a child process on these settings."""
+    from config.settings import base
+    from tests.benchmarks.settings import bench
+
+    assert bench.PASSWORD_HASHERS == base.PASSWORD_HASHERS
+    assert bench.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
