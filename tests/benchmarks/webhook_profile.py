@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import json
 import os
 import pstats
 import statistics
@@ -34,13 +33,12 @@ ENDPOINTS = 3
 
 
 def measure(*, requests: int, rounds: int, cpu_profile: bool = False) -> dict:
-    from django.core.handlers.wsgi import WSGIHandler
     from django_tenants.utils import tenant_context
 
     from tenant_apps.integrations.models import WebhookEndpoint, WebhookEvent
     from tenant_apps.integrations.services import new_secret
     from tenants.services import tenant_destroy
-    from tests.benchmarks.webhooks import _seed, order_environ
+    from tests.benchmarks.webhooks import OrderWriter, _seed
 
     tenant, host, token, products, customer = _seed()
     with tenant_context(tenant):
@@ -48,22 +46,11 @@ def measure(*, requests: int, rounds: int, cpu_profile: bool = False) -> dict:
             WebhookEndpoint.objects.create(
                 url=f"https://hooks.example/{i}", events=["order.created"], secret=new_secret()
             )
-    application = WSGIHandler()
-    statuses: list[str] = []
-    counter = [0]
-
-    def start_response(status, headers, exc_info=None):
-        statuses.append(status)
+    writer = OrderWriter(host, token, products, customer)  # asserts each 201 itself
+    statuses = writer.statuses
 
     def one() -> None:
-        counter[0] += 1
-        product = products[counter[0] % len(products)].pk
-        body = json.dumps(
-            {"customer": customer.pk, "items": [{"product": product, "quantity": 1}]}
-        ).encode()
-        response = application(order_environ(host, token, body), start_response)
-        b"".join(response)
-        response.close()
+        writer.one()
 
     def enable(enabled: bool) -> None:
         with tenant_context(tenant):
