@@ -8,6 +8,7 @@ from django.db.models import Avg, Count, DecimalField, Prefetch, Q, QuerySet, Su
 from django.db.models.functions import Coalesce, TruncMonth
 
 from billing.limits import Limit, month_start, usage_counter
+from shared_apps.core.querysets import built_once
 from tenant_apps.orders.models import REVENUE_STATUSES, Customer, Order, OrderItem, OrderStatus
 from tenants.models import Tenant
 
@@ -15,6 +16,7 @@ _ZERO = Value(Decimal("0.00"), output_field=DecimalField(max_digits=14, decimal_
 _REVENUE = Q(status__in=REVENUE_STATUSES)
 
 
+@built_once
 def customer_list() -> QuerySet[Customer]:
     """Customers with their number of orders and total spent (revenue orders only)."""
     return Customer.objects.annotate(
@@ -25,6 +27,7 @@ def customer_list() -> QuerySet[Customer]:
     )
 
 
+@built_once
 def order_list() -> QuerySet[Order]:
     return Order.objects.select_related("customer").annotate(item_count=Count("items"))
 
