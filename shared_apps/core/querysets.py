@@ -35,7 +35,8 @@ def built_once(build: Callable[[], QuerySet[M]]) -> Callable[[], QuerySet[M]]:
         if not template:  # two threads racing here build it twice: the same queryset
             template.append(build())
         clone = template[0].all()
-        clone._hints = {}  # type: ignore[attr-defined]  # a clone shares its source's hints dict: never the template's
+        # A clone shares its source's hints dict: never let one reach the template's.
+        clone._hints = {}  # type: ignore[attr-defined]
         return clone
 
     return selector
